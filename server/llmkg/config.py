@@ -1,0 +1,49 @@
+"""Where the data folders are, and settings read from the environment."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+DATA_FOLDERS = ("ontology", "shapes", "triples", "queries")
+
+
+def data_root() -> Path:
+    """The one place that knows where ontology/, shapes/, triples/ and queries/ live.
+
+    ``LLMKG_DATA`` overrides; an installed wheel carries them in ``llmkg/_data``; a source
+    checkout has them at the repository root.
+    """
+    override = os.environ.get("LLMKG_DATA")
+    if override:
+        return Path(override).resolve()
+    packaged = Path(__file__).parent / "_data"
+    if packaged.is_dir():
+        return packaged
+    return Path(__file__).resolve().parents[2]
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServerSettings:
+    """Settings of ``llmkg serve``; every field can be set by an ``LLMKG_*`` variable."""
+
+    query_timeout_s: float = 30.0
+    max_request_bytes: int = 1_000_000
+    max_result_rows: int = 100_000
+    cache_entries: int = 256
+    service_allowlist: tuple[str, ...] = ()
+    public_base: str = "https://w3id.org/llmkg/"
+
+    @classmethod
+    def from_env(cls) -> ServerSettings:
+        env = os.environ
+        allow = env.get("LLMKG_SERVICE_ALLOWLIST", "")
+        return cls(
+            query_timeout_s=float(env.get("LLMKG_QUERY_TIMEOUT", cls.query_timeout_s)),
+            max_request_bytes=int(env.get("LLMKG_MAX_REQUEST_BYTES", cls.max_request_bytes)),
+            max_result_rows=int(env.get("LLMKG_MAX_RESULT_ROWS", cls.max_result_rows)),
+            cache_entries=int(env.get("LLMKG_CACHE_ENTRIES", cls.cache_entries)),
+            service_allowlist=tuple(u for u in allow.split() if u),
+            public_base=env.get("LLMKG_PUBLIC_BASE", cls.public_base),
+        )

@@ -1,0 +1,142 @@
+"""Which source says what: graph metadata, conflicts between sources, and the preferred-value rule.
+
+The preferred-value rule (documented in triples/README.md) picks, for each subject and property,
+the complete value set of the best-ranked graph that states it. Graphs rank by:
+
+1. curated graphs (identity, labels, membership) before fact graphs;
+2. primary sources before secondary ones;
+3. first-party sources before third-party ones;
+4. the later document (``dcterms:issued``) before the earlier, so a revision supersedes;
+5. the graph IRI, alphabetically, as a last, stable tie-break.
+
+Every value stays in its own graph; the rule only fills ``graph/preferred``.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import pyoxigraph as ox
+
+from llmkg.namespaces import LLMKG, PREFERRED_GRAPH
+
+PROV = "http://www.w3.org/ns/prov#"
+DCTERMS = "http://purl.org/dc/terms/"
+RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
+
+Key = tuple[ox.NamedNode, ox.NamedNode]
+
+
+@dataclass(frozen=True)
+class GraphInfo:
+    """What the ranking needs to know about one named graph."""
+
+    iri: str
+    kind: str  # "fact", "curated" or "other"
+    primary: bool = False
+    first_party: bool = False
+    issued: str = ""
+    revision_depth: int = 0
+
+    def rank(self) -> tuple[int, int, int, str, int, str]:
+        """Sort key: smaller is preferred."""
+        return (
+            0 if self.kind == "curated" else 1,
+            0 if self.primary else 1,
+            0 if self.first_party else 1,
+            _negate(self.issued),
+            -self.revision_depth,
+            self.iri,
+        )
+
+
+def _negate(date: str) -> str:
+    """Turn an ISO date into a key that sorts later dates first."""
+    return "".join(chr(0x10FFFF - ord(c)) for c in date) if date else "\U0010ffff"
+
+
+def graph_infos(quads: Iterable[ox.Quad]) -> dict[str, GraphInfo]:
+    """Read each graph's type and its source document's evidence, party and date."""
+    types: dict[str, set[str]] = defaultdict(set)
+    derived: dict[str, str] = {}
+    doc_props: dict[str, dict[str, str]] = defaultdict(dict)
+    revises: dict[str, str] = {}
+    for q in quads:
+        s, p, o = q.subject.value, q.predicate.value, q.object.value
+        if p == RDF_TYPE and q.subject == q.graph_name:
+            types[s].add(o)
+        elif p == PROV + "wasDerivedFrom" and q.subject == q.graph_name:
+            derived[s] = o
+        elif p in (LLMKG + "evidence", LLMKG + "party", DCTERMS + "issued"):
+            doc_props[s][p] = o
+        elif p == PROV + "wasRevisionOf":
+            revises[s] = o
+    infos = {}
+    for graph, kinds in types.items():
+        doc = doc_props.get(derived.get(graph, ""), {})
+        kind = "fact" if LLMKG + "FactGraph" in kinds else "curated" if LLMKG + "CuratedGraph" in kinds else "other"
+        infos[graph] = GraphInfo(
+            iri=graph,
+            kind=kind,
+            primary=doc.get(LLMKG + "evidence") == LLMKG + "Primary",
+            first_party=doc.get(LLMKG + "party") == LLMKG + "FirstParty",
+            issued=doc.get(DCTERMS + "issued", ""),
+            revision_depth=_depth(derived.get(graph, ""), revises),
+        )
+    return infos
+
+
+def _depth(doc: str, revises: dict[str, str]) -> int:
+    """How many earlier revisions a document has (0 for a first version)."""
+    depth, seen = 0, {doc}
+    while doc in revises and revises[doc] not in seen:
+        doc = revises[doc]
+        seen.add(doc)
+        depth += 1
+    return depth
+
+
+def statements_by_key(quads: Iterable[ox.Quad], infos: dict[str, GraphInfo]) -> dict[Key, dict[str, set[ox.Quad]]]:
+    """Group the world statements (not graph metadata) by (subject, property), then by graph."""
+    grouped: dict[Key, dict[str, set[ox.Quad]]] = defaultdict(lambda: defaultdict(set))
+    for q in quads:
+        graph = q.graph_name.value if isinstance(q.graph_name, ox.NamedNode) else ""
+        info = infos.get(graph)
+        if info is None or info.kind == "other" or q.subject.value in infos:
+            continue
+        if graph.startswith(_VOCABULARY_GRAPHS):
+            continue
+        grouped[(q.subject, q.predicate)][graph].add(q)  # type: ignore[index]
+    return grouped
+
+
+_VOCABULARY_GRAPHS = tuple(
+    "https://w3id.org/llmkg/graph/" + folder for folder in ("ontology/", "shapes/", "queries")
+)
+
+
+def conflicts(quads: list[ox.Quad]) -> dict[Key, dict[str, set[ox.Term]]]:
+    """(subject, property) pairs whose value sets differ between the graphs that state them."""
+    infos = graph_infos(quads)
+    found = {}
+    for key, by_graph in statements_by_key(quads, infos).items():
+        values = {g: {q.object for q in qs} for g, qs in by_graph.items()}
+        if len({frozenset(v) for v in values.values()}) > 1:
+            found[key] = values
+    return found
+
+
+def preferred_quads(quads: list[ox.Quad]) -> list[ox.Quad]:
+    """The statements of graph/preferred: per (subject, property), the best-ranked graph's values."""
+    infos = graph_infos(quads)
+    graph = ox.NamedNode(PREFERRED_GRAPH)
+    out = [
+        ox.Quad(graph, ox.NamedNode(RDF_TYPE), ox.NamedNode(LLMKG + "DerivedGraph"), graph),
+        ox.Quad(graph, ox.NamedNode(LLMKG + "sourceFile"), ox.Literal("server/llmkg/provenance.py"), graph),
+    ]
+    for by_graph in statements_by_key(quads, infos).values():
+        best = min(by_graph, key=lambda g: infos[g].rank())
+        out.extend(ox.Quad(q.subject, q.predicate, q.object, graph) for q in by_graph[best])
+    return out
