@@ -21,8 +21,12 @@ HEADER_KEYS = {"summary", "description", "tags", "params", "expect", "ordered", 
 SH = "http://www.w3.org/ns/shacl#"
 RDFS = "http://www.w3.org/2000/01/rdf-schema#"
 SCHEMA = "https://schema.org/"
-KIND_CLASS = {"SELECT": "SPARQLSelectExecutable", "ASK": "SPARQLAskExecutable",
-              "CONSTRUCT": "SPARQLConstructExecutable", "DESCRIBE": "SPARQLConstructExecutable"}
+KIND_CLASS = {
+    "SELECT": "SPARQLSelectExecutable",
+    "ASK": "SPARQLAskExecutable",
+    "CONSTRUCT": "SPARQLConstructExecutable",
+    "DESCRIBE": "SPARQLConstructExecutable",
+}
 KIND_PROPERTY = {"SELECT": "select", "ASK": "ask", "CONSTRUCT": "construct", "DESCRIBE": "construct"}
 
 
@@ -135,12 +139,18 @@ def find(name: str, root: Path | None = None) -> SavedQuery:
 def catalogue_quads(root: Path | None = None) -> list[ox.Quad]:
     """The catalogue as RDF in graph/queries."""
     graph = ox.NamedNode(QUERIES_GRAPH)
-    quads = [ox.Quad(graph, ox.NamedNode(LLMKG + "sourceFile"), ox.Literal("queries/examples"), graph),
-             ox.Quad(graph, ox.NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#type"),
-                     ox.NamedNode(LLMKG + "CuratedGraph"), graph)]
+    quads = [
+        ox.Quad(graph, ox.NamedNode(LLMKG + "sourceFile"), ox.Literal("queries/examples"), graph),
+        ox.Quad(
+            graph,
+            ox.NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#type"),
+            ox.NamedNode(LLMKG + "CuratedGraph"),
+            graph,
+        ),
+    ]
     for query in saved_queries(root):
         node = ox.NamedNode(query.iri)
-        triples = [
+        triples: list[tuple[str, ox.NamedNode | ox.Literal]] = [
             ("http://www.w3.org/1999/02/22-rdf-syntax-ns#type", ox.NamedNode(SH + KIND_CLASS[query.kind])),
             (RDFS + "label", ox.Literal(query.summary)),
             (RDFS + "comment", ox.Literal(query.description)),
@@ -154,8 +164,12 @@ def catalogue_quads(root: Path | None = None) -> list[ox.Quad]:
 def describe(query: SavedQuery) -> dict[str, Any]:
     """A JSON-ready summary of a saved query."""
     return {
-        "id": query.id, "iri": query.iri, "summary": query.summary, "description": query.description,
-        "tags": list(query.tags), "kind": query.kind,
+        "id": query.id,
+        "iri": query.iri,
+        "summary": query.summary,
+        "description": query.description,
+        "tags": list(query.tags),
+        "kind": query.kind,
         "params": [{"name": p.name, "type": p.type, "example": p.example} for p in query.params],
     }
 

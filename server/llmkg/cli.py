@@ -13,8 +13,9 @@ from rich.progress import track
 from llmkg import __version__
 from llmkg.build import BuildError, Dataset, load_dataset, write_dumps, write_store
 
-app = typer.Typer(help="llmkg: a source-backed knowledge graph of LLM families.", no_args_is_help=True,
-                  pretty_exceptions_enable=False)
+app = typer.Typer(
+    help="llmkg: a source-backed knowledge graph of LLM families.", no_args_is_help=True, pretty_exceptions_enable=False
+)
 out = Console()
 err = Console(stderr=True)
 
@@ -69,8 +70,10 @@ def validate(root: RootOption = None) -> None:
         out.print(f"  focus: {p.focus}" + (f"  path: {p.path}" if p.path else ""), highlight=False)
         out.print(f"  file:  {', '.join(p.files) or '(none)'}", highlight=False)
         out.print(f"  {p.message}", highlight=False, soft_wrap=True)
-    out.print(f"{len(violations)} violation(s), {len(problems) - len(violations)} warning(s) "
-              f"in {len(dataset.graph_files)} graphs")
+    out.print(
+        f"{len(violations)} violation(s), {len(problems) - len(violations)} warning(s) "
+        f"in {len(dataset.graph_files)} graphs"
+    )
     if violations:
         raise typer.Exit(1)
 

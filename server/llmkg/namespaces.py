@@ -59,6 +59,11 @@ def graph_iri(relative_path: str) -> str:
     return GRAPH + "/".join(parts)
 
 
+def text(term: object) -> str:
+    """The lexical value of an IRI, blank node or literal (pyoxigraph terms), or "" for anything else."""
+    return str(getattr(term, "value", ""))
+
+
 def sparql_prefixes() -> str:
     """The prefix map as SPARQL PREFIX declarations."""
     return "".join(f"PREFIX {name}: <{iri}>\n" for name, iri in PREFIXES.items())

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import pyoxigraph as ox
 
-from llmkg.namespaces import LLMKG, PREFERRED_GRAPH
+from llmkg.namespaces import LLMKG, PREFERRED_GRAPH, text
 
 PROV = "http://www.w3.org/ns/prov#"
 DCTERMS = "http://purl.org/dc/terms/"
@@ -64,7 +64,7 @@ def graph_infos(quads: Iterable[ox.Quad]) -> dict[str, GraphInfo]:
     doc_props: dict[str, dict[str, str]] = defaultdict(dict)
     revises: dict[str, str] = {}
     for q in quads:
-        s, p, o = q.subject.value, q.predicate.value, q.object.value
+        s, p, o = text(q.subject), text(q.predicate), text(q.object)
         if p == RDF_TYPE and q.subject == q.graph_name:
             types[s].add(o)
         elif p == PROV + "wasDerivedFrom" and q.subject == q.graph_name:
@@ -102,9 +102,9 @@ def statements_by_key(quads: Iterable[ox.Quad], infos: dict[str, GraphInfo]) -> 
     """Group the world statements (not graph metadata) by (subject, property), then by graph."""
     grouped: dict[Key, dict[str, set[ox.Quad]]] = defaultdict(lambda: defaultdict(set))
     for q in quads:
-        graph = q.graph_name.value if isinstance(q.graph_name, ox.NamedNode) else ""
+        graph = text(q.graph_name) if isinstance(q.graph_name, ox.NamedNode) else ""
         info = infos.get(graph)
-        if info is None or info.kind == "other" or q.subject.value in infos:
+        if info is None or info.kind == "other" or text(q.subject) in infos:
             continue
         if graph.startswith(_VOCABULARY_GRAPHS):
             continue
@@ -112,12 +112,10 @@ def statements_by_key(quads: Iterable[ox.Quad], infos: dict[str, GraphInfo]) -> 
     return grouped
 
 
-_VOCABULARY_GRAPHS = tuple(
-    "https://w3id.org/llmkg/graph/" + folder for folder in ("ontology/", "shapes/", "queries")
-)
+_VOCABULARY_GRAPHS = tuple("https://w3id.org/llmkg/graph/" + folder for folder in ("ontology/", "shapes/", "queries"))
 
 
-def conflicts(quads: list[ox.Quad]) -> dict[Key, dict[str, set[ox.Term]]]:
+def conflicts(quads: list[ox.Quad]) -> dict[Key, dict[str, set[ox.NamedNode | ox.BlankNode | ox.Literal | ox.Triple]]]:
     """(subject, property) pairs whose value sets differ between the graphs that state them."""
     infos = graph_infos(quads)
     found = {}

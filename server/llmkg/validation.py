@@ -14,7 +14,7 @@ import rdflib
 from pyshacl import validate as shacl_validate
 
 from llmkg.build import Dataset
-from llmkg.namespaces import LLMKG, PREFIXES
+from llmkg.namespaces import LLMKG, PREFIXES, text
 
 SH = rdflib.Namespace("http://www.w3.org/ns/shacl#")
 RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
@@ -44,7 +44,7 @@ def to_rdflib(quads: Iterable[ox.Quad]) -> rdflib.Graph:
 
 def _in(dataset: Dataset, folder: str) -> list[ox.Quad]:
     graphs = set(dataset.graphs_under(folder))
-    return [q for q in dataset.quads if q.graph_name.value in graphs]  # type: ignore[union-attr]
+    return [q for q in dataset.quads if text(q.graph_name) in graphs]
 
 
 def shacl_problems(dataset: Dataset) -> list[Problem]:
@@ -54,39 +54,52 @@ def shacl_problems(dataset: Dataset) -> list[Problem]:
     ontology = to_rdflib(_in(dataset, "ontology"))
     shapes = to_rdflib(_in(dataset, "shapes"))
     _, report, _ = shacl_validate(
-        data, shacl_graph=shapes, ont_graph=ontology, inference="rdfs",
-        advanced=True, allow_warnings=True, meta_shacl=False,
+        data,
+        shacl_graph=shapes,
+        ont_graph=ontology,
+        inference="rdfs",
+        advanced=True,
+        allow_warnings=True,
+        meta_shacl=False,
     )
     where = _files_by_subject(data_quads, dataset.graph_files)
     problems = []
     for result in report.subjects(rdflib.RDF.type, SH.ValidationResult):
         focus = report.value(result, SH.focusNode)
         path = report.value(result, SH.resultPath)
-        problems.append(Problem(
-            severity=_local(report.value(result, SH.resultSeverity)),
-            shape=_short(_named(report.value(result, SH.sourceConstraint)) or report.value(result, SH.sourceShape)),
-            focus=_short(focus),
-            path=_short(path),
-            message=str(report.value(result, SH.resultMessage) or ""),
-            files=tuple(sorted(where.get((str(focus), str(path)), where.get((str(focus), ""), ())))),
-        ))
+        problems.append(
+            Problem(
+                severity=_local(report.value(result, SH.resultSeverity)),
+                shape=_short(_named(report.value(result, SH.sourceConstraint)) or report.value(result, SH.sourceShape)),
+                focus=_short(focus),
+                path=_short(path),
+                message=str(report.value(result, SH.resultMessage) or ""),
+                files=tuple(sorted(where.get((str(focus), str(path)), where.get((str(focus), ""), ())))),
+            )
+        )
     return sorted(problems)
 
 
 def term_problems(dataset: Dataset) -> list[Problem]:
     """Every predicate, class and llmkg: term used in triples/ must be declared in ontology/."""
-    declared = {q.subject.value for q in _in(dataset, "ontology") if q.predicate.value == RDF_TYPE}
+    declared = {text(q.subject) for q in _in(dataset, "ontology") if text(q.predicate) == RDF_TYPE}
     where: dict[str, set[str]] = defaultdict(set)
     for q in _in(dataset, "triples"):
-        used = [q.predicate.value]
-        if q.predicate.value == RDF_TYPE or q.object.value.startswith(LLMKG):
-            used.append(q.object.value)
+        used = [text(q.predicate)]
+        if text(q.predicate) == RDF_TYPE or text(q.object).startswith(LLMKG):
+            used.append(text(q.object))
         for term in used:
             if term not in declared and not term.startswith(STRUCTURAL):
-                where[term].add(dataset.graph_files.get(q.graph_name.value, "?"))  # type: ignore[union-attr]
+                where[term].add(dataset.graph_files.get(text(q.graph_name), "?"))
     return [
-        Problem("Violation", "undefined-term", _short(term), "", f"term {_short(term)} is not defined by the ontology",
-                tuple(sorted(files)))
+        Problem(
+            "Violation",
+            "undefined-term",
+            _short(term),
+            "",
+            f"term {_short(term)} is not defined by the ontology",
+            tuple(sorted(files)),
+        )
         for term, files in sorted(where.items())
     ]
 
@@ -100,9 +113,9 @@ def _files_by_subject(quads: list[ox.Quad], graph_files: dict[str, str]) -> dict
     """Files stating each (subject, property), and each subject under (subject, "")."""
     where: dict[tuple[str, str], set[str]] = defaultdict(set)
     for q in quads:
-        file = graph_files.get(q.graph_name.value, "?")  # type: ignore[union-attr]
-        where[(q.subject.value, q.predicate.value)].add(file)
-        where[(q.subject.value, "")].add(file)
+        file = graph_files.get(text(q.graph_name), "?")
+        where[(text(q.subject), text(q.predicate))].add(file)
+        where[(text(q.subject), "")].add(file)
     return where
 
 
@@ -122,5 +135,5 @@ def _short(term: object) -> str:
     text = str(term)
     for name, iri in sorted(PREFIXES.items(), key=lambda kv: -len(kv[1])):
         if text.startswith(iri) and name not in ("id", "graph"):
-            return f"{name}:{text[len(iri):]}"
+            return f"{name}:{text[len(iri) :]}"
     return text if isinstance(term, rdflib.URIRef | rdflib.Literal) else str(term)

@@ -1,0 +1,96 @@
+"""The build: every file parses into its own graph, outputs are deterministic and all-or-nothing."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pyoxigraph as ox
+import pytest
+from typer.testing import CliRunner
+
+from llmkg import __version__
+from llmkg.build import Dataset, data_files, load_dataset, nquads_bytes
+from llmkg.cli import app
+from llmkg.config import data_root
+from llmkg.namespaces import GRAPH, LLMKG, graph_iri
+
+from .conftest import REPO, make_root
+
+runner = CliRunner()
+TTL_FILES = data_files(data_root())
+
+
+@pytest.mark.parametrize("path", TTL_FILES, ids=lambda p: p.relative_to(data_root()).as_posix())
+def test_every_turtle_file_parses(path: Path) -> None:
+    assert list(ox.parse(path=path, format=ox.RdfFormat.TURTLE, base_iri="https://example.org/"))
+
+
+def test_graph_iri_mapping_drops_only_the_triples_folder() -> None:
+    assert graph_iri("triples/a/b.ttl") == GRAPH + "a/b"
+    assert graph_iri("shapes/core.ttl") == GRAPH + "shapes/core"
+
+
+def test_each_file_is_its_own_graph_with_its_source_file(dataset: Dataset) -> None:
+    files = {p.relative_to(data_root()).as_posix() for p in TTL_FILES}
+    assert set(dataset.graph_files.values()) == files
+    stated = {
+        (q.graph_name.value, q.object.value)
+        for q in dataset.quads
+        if q.predicate.value == LLMKG + "sourceFile" and q.subject == q.graph_name
+    }
+    assert {(g, f) for g, f in dataset.graph_files.items()} <= stated
+
+
+def test_build_writes_identical_dumps_twice(tmp_path: Path) -> None:
+    for run in ("a", "b"):
+        result = runner.invoke(app, ["build", "--out", str(tmp_path / run)])
+        assert result.exit_code == 0, result.output
+    for name in ("llmkg.nq", "llmkg.trig"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+
+
+def test_dumps_hold_every_graph_with_provenance(tmp_path: Path, dataset: Dataset) -> None:
+    runner.invoke(app, ["build", "--out", str(tmp_path)])
+    quads = list(ox.parse(path=tmp_path / "llmkg.nq", format=ox.RdfFormat.N_QUADS))
+    trig = list(ox.parse(path=tmp_path / "llmkg.trig", format=ox.RdfFormat.TRIG))
+    assert set(quads) == set(trig) == set(dataset.quads)
+    facts = {q.subject.value for q in quads if q.object.value == LLMKG + "FactGraph" and q.subject == q.graph_name}
+    derived = {q.subject.value for q in quads if q.predicate.value.endswith("prov#wasDerivedFrom")}
+    assert facts and facts <= derived
+
+
+def test_syntax_error_names_file_line_column_and_writes_nothing(tmp_path: Path) -> None:
+    root = make_root(tmp_path / "root", {"broken.ttl": '@prefix ex: <http://e/> .\nex:a ex:b "open .\n'})
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "llmkg.nq").write_text("previous\n")
+    result = runner.invoke(app, ["build", "--root", str(root), "--out", str(out)])
+    assert result.exit_code == 2
+    assert re.search(r"triples/broken\.ttl:2:\d+", result.output)
+    assert (out / "llmkg.nq").read_text() == "previous\n"
+    assert sorted(p.name for p in out.iterdir()) == ["llmkg.nq"]
+
+
+def test_blank_nodes_become_stable_iris(tmp_path: Path) -> None:
+    text = "<> a <https://w3id.org/llmkg/ontology#CuratedGraph> .\n<http://e/a> <http://e/b> [ <http://e/c> 1 ] .\n"
+    root = make_root(tmp_path, {"bnode.ttl": text})
+    first, second = (nquads_bytes(load_dataset(root).quads) for _ in range(2))
+    assert first == second
+    assert b"_:" not in first
+
+
+def test_store_on_disk_opens_with_the_same_quads(tmp_path: Path, dataset: Dataset) -> None:
+    result = runner.invoke(app, ["build", "--out", str(tmp_path / "dist"), "--store", str(tmp_path / "store")])
+    assert result.exit_code == 0, result.output
+    store = ox.Store.read_only(str(tmp_path / "store"))
+    assert set(store) == set(dataset.quads)
+
+
+def test_version_is_one_number_everywhere(dataset: Dataset) -> None:
+    info = {
+        q.predicate.value: q.object.value for q in dataset.quads if q.subject.value == "https://w3id.org/llmkg/ontology"
+    }
+    assert info["http://www.w3.org/2002/07/owl#versionInfo"] == __version__
+    assert info["http://www.w3.org/2002/07/owl#versionIRI"].endswith("/" + __version__)
+    assert f"## [{__version__}]" in (REPO / "CHANGELOG.md").read_text()
