@@ -7,6 +7,7 @@ written to temporary paths and moved into place, so a bad file leaves earlier ou
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import tempfile
@@ -158,7 +159,26 @@ def write_store(dataset: Dataset, store_dir: Path) -> None:
     store.flush()
     store.optimize()
     del store
+    info = {"version": dataset.version, "graph_files": dataset.graph_files}
+    (fresh / STORE_INFO).write_text(json.dumps(info, indent=1, sort_keys=True), encoding="utf-8")
     _swap_directory(fresh, store_dir)
+
+
+#: File that ``write_store`` puts beside the store's own files: data version and graph files.
+STORE_INFO = "llmkg-build.json"
+
+
+def read_store_info(store_dir: Path) -> tuple[str, dict[str, str]]:
+    """The data version and graph files recorded by ``write_store``, without re-parsing anything.
+
+    A store written before this record existed gets its version from its quads.
+    """
+    path = store_dir / STORE_INFO
+    if path.is_file():
+        info = json.loads(path.read_text(encoding="utf-8"))
+        return str(info["version"]), dict(info["graph_files"])
+    store = ox.Store.read_only(str(store_dir))
+    return Dataset(quads=list(store)).version, {}
 
 
 def _swap_directory(fresh: Path, target: Path) -> None:

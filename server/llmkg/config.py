@@ -34,6 +34,9 @@ class ServerSettings:
     cache_entries: int = 256
     service_allowlist: tuple[str, ...] = ()
     public_base: str = "https://w3id.org/llmkg/"
+    workers: int = 4
+    max_result_bytes: int = 100_000_000
+    worker_memory_mb: int = 2048
 
     @classmethod
     def from_env(cls) -> ServerSettings:
@@ -46,4 +49,7 @@ class ServerSettings:
             cache_entries=int(env.get("LLMKG_CACHE_ENTRIES", cls.cache_entries)),
             service_allowlist=tuple(u for u in allow.split() if u),
             public_base=env.get("LLMKG_PUBLIC_BASE", cls.public_base),
+            workers=int(env.get("LLMKG_WORKERS", cls.workers)),
+            max_result_bytes=int(env.get("LLMKG_MAX_RESULT_BYTES", cls.max_result_bytes)),
+            worker_memory_mb=int(env.get("LLMKG_WORKER_MEMORY_MB", cls.worker_memory_mb)),
         )
