@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import json
+import sys
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated
 
+import pyoxigraph as ox
 import typer
 from rich.console import Console
 from rich.progress import track
+from rich.table import Table
 
-from llmkg import __version__
-from llmkg.build import BuildError, Dataset, load_dataset, write_dumps, write_store
+from llmkg import __version__, catalog
+from llmkg.build import BuildError, Dataset, load_dataset, memory_store, write_dumps, write_store
+from llmkg.namespaces import PREFIXES, expand, shorten
 
 app = typer.Typer(
     help="llmkg: a source-backed knowledge graph of LLM families.", no_args_is_help=True, pretty_exceptions_enable=False
@@ -76,6 +81,167 @@ def validate(root: RootOption = None) -> None:
     )
     if violations:
         raise typer.Exit(1)
+
+
+@app.command()
+def audit(
+    fmt: Annotated[str, typer.Option("--format", "-f", help="table or json.")] = "table",
+    max_age_days: Annotated[int | None, typer.Option("--max-age-days", help="Flag sources older than this.")] = None,
+    strict: Annotated[bool, typer.Option("--strict", help="Exit 1 on unprovenanced statements or conflicts.")] = False,
+    root: RootOption = None,
+) -> None:
+    """Provenance report: sources, statements without provenance, conflicts, secondary-only facts, coverage."""
+    from llmkg.audit import build_report
+    from llmkg.render import print_report
+
+    report = build_report(_load(root).quads, max_age_days=max_age_days)
+    if fmt == "json":
+        sys.stdout.write(json.dumps(report.as_dict(), indent=2) + "\n")
+    else:
+        print_report(report, out)
+    if strict and (report.unprovenanced or report.unacknowledged):
+        raise typer.Exit(1)
+
+
+@app.command()
+def why(
+    subject: Annotated[str, typer.Argument(help="IRI or prefixed name, e.g. model:llama-4-scout.")],
+    prop: Annotated[str | None, typer.Argument(help="Property, e.g. llmkg:totalParameters.")] = None,
+    root: RootOption = None,
+) -> None:
+    """Every value the graph holds for a subject (and property), with document, version and location."""
+    from llmkg.audit import why as explain
+    from llmkg.render import print_reasons
+
+    try:
+        reasons = explain(_load(root).quads, expand(subject), expand(prop) if prop else None)
+    except ValueError as error:
+        err.print(f"[red]error:[/red] {error}", highlight=False)
+        raise typer.Exit(2) from None
+    if not reasons:
+        err.print(f"the graph holds nothing for {subject} {prop or ''}".rstrip())
+        raise typer.Exit(1)
+    print_reasons(reasons, out)
+
+
+def _store(store_dir: Path | None, root: Path | None) -> ox.Store:
+    if store_dir is not None:
+        return ox.Store.read_only(str(store_dir))
+    return memory_store(_load(root))
+
+
+@app.command("queries")
+def list_queries(
+    tag: Annotated[str | None, typer.Option("--tag", help="Only queries with this tag.")] = None,
+    root: RootOption = None,
+) -> None:
+    """List the saved example queries."""
+    try:
+        found = [q for q in catalog.saved_queries(root) if tag is None or tag in q.tags]
+    except catalog.CatalogError as error:
+        err.print(f"[red]error:[/red] {error}", highlight=False)
+        raise typer.Exit(2) from None
+    table = Table("id", "summary", "tags", "params", box=None)
+    for q in found:
+        table.add_row(q.id, q.summary, ", ".join(q.tags), ", ".join(p.name for p in q.params))
+    out.print(table)
+    out.print(f"{len(found)} saved queries")
+
+
+@app.command("query")
+def run_query(
+    name: Annotated[str, typer.Argument(help="Saved query id, number, or path to an .rq file.")],
+    param: Annotated[list[str] | None, typer.Option("--param", "-p", help="Parameter as name=value.")] = None,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="table, csv, tsv or json.")] = "table",
+    store: Annotated[Path | None, typer.Option("--store", help="Read this store instead of building.")] = None,
+    root: RootOption = None,
+) -> None:
+    """Run a saved query and print its answer (a readable table by default)."""
+    if fmt not in ("table", "csv", "tsv", "json"):
+        err.print(f"[red]error:[/red] unknown format {fmt!r}; use table, csv, tsv or json")
+        raise typer.Exit(2)
+    try:
+        saved = catalog.find(name, root)
+        given = dict(_split_param(p) for p in param or [])
+        result = catalog.run(saved, _store(store, root), given)
+    except (catalog.CatalogError, SyntaxError, OSError) as error:
+        err.print(f"[red]error:[/red] {error}", highlight=False)
+        raise typer.Exit(2) from None
+    _print_result(result, fmt)
+
+
+def _split_param(text: str) -> tuple[str, str]:
+    name, sep, value = text.partition("=")
+    if not sep or not name:
+        raise catalog.ParamError(f"--param {text!r}: expected name=value")
+    return name, value
+
+
+_RESULT_FORMATS = {
+    "csv": ox.QueryResultsFormat.CSV,
+    "tsv": ox.QueryResultsFormat.TSV,
+    "json": ox.QueryResultsFormat.JSON,
+}
+
+
+def _print_result(result: object, fmt: str) -> None:
+    if isinstance(result, ox.QueryBoolean):
+        out.print("true" if bool(result) else "false")
+    elif isinstance(result, ox.QuerySolutions):
+        if fmt == "table":
+            _print_table(result)
+        else:
+            sys.stdout.write(bytes(result.serialize(format=_RESULT_FORMATS[fmt]) or b"").decode())
+    else:
+        triples = list(result)  # type: ignore[call-overload]
+        sys.stdout.write(bytes(ox.serialize(triples, format=ox.RdfFormat.TURTLE, prefixes=PREFIXES) or b"").decode())
+
+
+def _print_table(solutions: ox.QuerySolutions) -> None:
+    names = [v.value for v in solutions.variables]
+    table = Table(*names, box=None)
+    count = 0
+    for row in solutions:
+        table.add_row(*(shorten(row[n]) for n in names))
+        count += 1
+    out.print(table)
+    out.print(f"{count} row(s)")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 8000,
+    store: Annotated[
+        Path | None, typer.Option("--store", help="Serve a store built by `llmkg build --store DIR` (read-only).")
+    ] = None,
+    timeout: Annotated[float | None, typer.Option("--timeout", help="Per-query timeout in seconds.")] = None,
+    workers: Annotated[int | None, typer.Option("--workers", help="Query worker processes.")] = None,
+    root: RootOption = None,
+) -> None:
+    """Serve the graph as a read-only SPARQL 1.1 endpoint at http://HOST:PORT/sparql."""
+    import dataclasses
+    import logging
+
+    import uvicorn
+
+    from llmkg.api import create_app
+    from llmkg.config import ServerSettings
+
+    settings = ServerSettings.from_env()
+    settings = dataclasses.replace(
+        settings,
+        query_timeout_s=timeout if timeout is not None else settings.query_timeout_s,
+        workers=workers if workers is not None else settings.workers,
+    )
+    if store is not None:
+        application = create_app(store=store.resolve(), settings=settings)
+    else:
+        dataset = _load(root)
+        application = create_app(store=memory_store(dataset), settings=settings, version=dataset.version)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    err.print(f"llmkg {__version__}: SPARQL endpoint at http://{host}:{port}/sparql", highlight=False)
+    uvicorn.run(application, host=host, port=port, access_log=False, server_header=False, log_level="warning")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -18,6 +18,34 @@ PREFERRED_GRAPH = GRAPH + "preferred"
 #: Graph holding the saved-query catalogue as sh:SPARQLExecutable resources.
 QUERIES_GRAPH = GRAPH + "queries"
 
+#: The instance types of https://w3id.org/llmkg/id/<type>/<slug>, each also a prefix (see triples/README.md).
+ID_TYPES = (
+    "family",
+    "model",
+    "checkpoint",
+    "stage",
+    "dataset",
+    "benchmark",
+    "task",
+    "metric",
+    "result",
+    "run",
+    "protocol",
+    "licence",
+    "policy",
+    "obligation",
+    "offer",
+    "statement",
+    "organization",
+    "hardware",
+    "tool",
+    "software",
+    "component",
+    "technique",
+    "scaffold",
+    "source",
+)
+
 PREFIXES: dict[str, str] = {
     "llmkg": LLMKG,
     "rdf": "http://www.w3.org/1999/02/22-rdf-syntax-ns#",
@@ -37,8 +65,9 @@ PREFIXES: dict[str, str] = {
     "wd": "http://www.wikidata.org/entity/",
     "lang": "http://id.loc.gov/vocabulary/iso639-1/",
     "shapes": SHAPES,
-    "id": ID,
     "graph": GRAPH,
+    "query": QUERY,
+    **{kind: f"{ID}{kind}/" for kind in ID_TYPES},
 }
 
 
@@ -62,6 +91,33 @@ def graph_iri(relative_path: str) -> str:
 def text(term: object) -> str:
     """The lexical value of an IRI, blank node or literal (pyoxigraph terms), or "" for anything else."""
     return str(getattr(term, "value", ""))
+
+
+def shorten(term: object) -> str:
+    """A term for people: prefixed name where a prefix fits, plain lexical form for literals."""
+    if term is None:
+        return ""
+    value = text(term)
+    if type(term).__name__ != "NamedNode":
+        return value
+    for name, iri in sorted(PREFIXES.items(), key=lambda kv: -len(kv[1])):
+        if value.startswith(iri) and name not in ("graph",):
+            return f"{name}:{value[len(iri) :]}"
+    for kind in ("model", "checkpoint", "family", "benchmark", "result", "source"):
+        if value.startswith(f"{ID}{kind}/"):
+            return f"{kind}:{value[len(ID) + len(kind) + 1 :]}"
+    return value
+
+
+def expand(name: str) -> str:
+    """A prefixed name (model:llama-4-scout) or <IRI> or IRI as a full IRI; ValueError if unknown."""
+    name = name.strip().removeprefix("<").removesuffix(">")
+    if "://" in name:
+        return name
+    prefix, sep, local = name.partition(":")
+    if not sep or prefix not in PREFIXES:
+        raise ValueError(f"{name!r} is neither an IRI nor a prefixed name with a known prefix")
+    return PREFIXES[prefix] + local
 
 
 def sparql_prefixes() -> str:
