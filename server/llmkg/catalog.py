@@ -95,9 +95,14 @@ def query_kind(text: str) -> str:
     return match.group(1).upper()
 
 
-def load_query(path: Path) -> SavedQuery:
+def load_query(path: Path, *, require_header: bool = True) -> SavedQuery:
+    """A saved query from its file; ad-hoc files (``require_header=False``) may have no ``#+`` header."""
     text = path.read_text(encoding="utf-8")
     where = path.name
+    if not require_header and not any(line.startswith("#+") for line in text.splitlines()):
+        return SavedQuery(
+            id=path.stem, path=path, text=text, summary=path.name, description="", tags=(), kind=query_kind(text)
+        )
     header = parse_header(text, where)
     params = tuple(
         Param(name=name, type=str(spec.get("type", "string")), example=str(spec.get("example", "")))
@@ -129,7 +134,7 @@ def find(name: str, root: Path | None = None) -> SavedQuery:
     """A saved query by id (file stem), by its number prefix, or by a path to an .rq file."""
     path = Path(name)
     if path.suffix == ".rq" and path.is_file():
-        return load_query(path)
+        return load_query(path, require_header=False)
     for query in saved_queries(root):
         if query.id == name or query.id.split("-", 1)[0] == name:
             return query
