@@ -156,11 +156,15 @@ def _unprovenanced(quads: list[ox.Quad], infos: dict[str, GraphInfo], docs: dict
 
 
 def _acknowledged(quads: list[ox.Quad]) -> set[tuple[str, str]]:
-    notes: dict[str, dict[str, str]] = defaultdict(dict)
+    """(subject, property) pairs covered by a curator's conflict note; a note may list several of each."""
+    subjects: dict[str, set[str]] = defaultdict(set)
+    properties: dict[str, set[str]] = defaultdict(set)
     for q in quads:
-        if text(q.predicate) in (LLMKG + "conflictSubject", LLMKG + "conflictProperty"):
-            notes[text(q.subject)][text(q.predicate)] = text(q.object)
-    return {(n[LLMKG + "conflictSubject"], n[LLMKG + "conflictProperty"]) for n in notes.values() if len(n) == 2}
+        if text(q.predicate) == LLMKG + "conflictSubject":
+            subjects[text(q.subject)].add(text(q.object))
+        elif text(q.predicate) == LLMKG + "conflictProperty":
+            properties[text(q.subject)].add(text(q.object))
+    return {(s, p) for note, subs in subjects.items() for s in subs for p in properties.get(note, ())}
 
 
 def _conflicts(quads: list[ox.Quad], docs: dict[str, dict[str, str]]) -> list[Conflict]:

@@ -106,8 +106,19 @@ def load_dataset(root: Path | None = None, *, progress: Progress | None = None) 
         dataset.quads.extend(parse_file(path, relative))
         dataset.graph_files[graph_iri(relative)] = relative
     dataset.quads.extend(catalog.catalogue_quads(root))
+    dataset.quads = canonical(dataset.quads)
     dataset.quads.extend(provenance.preferred_quads(dataset.quads))
     return dataset
+
+
+def canonical(quads: list[ox.Quad]) -> list[ox.Quad]:
+    """The quads as the store keeps them: numbers in canonical lexical form ("84.0" becomes "84").
+
+    Doing this once at build time makes the dumps, the store and every later round trip agree.
+    """
+    store = ox.Store()
+    store.bulk_extend(quads)
+    return list(store)
 
 
 def nquads_bytes(quads: Iterable[ox.Quad]) -> bytes:
