@@ -1,0 +1,113 @@
+"""The saved-query catalogue, tested from the folder: headers, terms, prefixes, answers, checks."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pyoxigraph as ox
+import pytest
+from typer.testing import CliRunner
+
+from llmkg import catalog
+from llmkg.build import Dataset, memory_store
+from llmkg.cli import app
+from llmkg.config import data_root
+from llmkg.namespaces import LLMKG, PREFIXES, QUERIES_GRAPH
+
+EXAMPLES = sorted((data_root() / "queries" / "examples").glob("*.rq"))
+CHECKS = sorted((data_root() / "queries" / "checks").glob("*-violation.rq"))
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def store(dataset: Dataset) -> ox.Store:
+    return memory_store(dataset)
+
+
+GRAPH_ONTOLOGY = "https://w3id.org/llmkg/graph/ontology/"
+
+
+def ontology_terms(dataset: Dataset) -> set[str]:
+    return {q.subject.value for q in dataset.quads if q.graph_name.value.startswith(GRAPH_ONTOLOGY)}  # type: ignore[union-attr]
+
+
+def rows(result: ox.QuerySolutions) -> list[tuple[str, ...]]:
+    names = [v.value for v in result.variables]
+    return [tuple(str(r[n]) if r[n] is not None else "" for n in names) for r in result]
+
+
+def expected_rows(path: Path) -> list[tuple[str, ...]]:
+    parsed = ox.parse_query_results(path=path, format=ox.QueryResultsFormat.TSV)
+    return rows(parsed)  # type: ignore[arg-type]
+
+
+def test_catalogue_has_the_three_uses() -> None:
+    tags = {t for q in catalog.saved_queries() for t in q.tags}
+    assert {"querying", "linking", "provenance"} <= tags
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.stem)
+def test_header_parses_with_known_keys(path: Path) -> None:
+    query = catalog.load_query(path)
+    assert query.summary and query.description and query.tags
+
+
+@pytest.mark.parametrize("path", EXAMPLES + CHECKS, ids=lambda p: p.stem)
+def test_declares_only_canonical_prefixes(path: Path) -> None:
+    for name, iri in re.findall(r"^\s*PREFIX\s+(\w*):\s*<([^>]*)>", path.read_text(), re.MULTILINE | re.IGNORECASE):
+        assert PREFIXES.get(name) == iri, f"PREFIX {name}: <{iri}> is not the canonical prefix"
+
+
+@pytest.mark.parametrize("path", EXAMPLES + CHECKS, ids=lambda p: p.stem)
+def test_uses_only_terms_the_ontology_defines(path: Path, dataset: Dataset) -> None:
+    text = path.read_text()
+    used = {LLMKG + t for t in re.findall(r"\bllmkg:(\w+)", text)}
+    used |= set(re.findall(r"<(https://w3id\.org/llmkg/ontology#\w+)>", text))
+    assert used - ontology_terms(dataset) == set()
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.stem)
+def test_runs_and_returns_its_expected_answer(path: Path, store: ox.Store) -> None:
+    query = catalog.load_query(path)
+    if query.extra.get("service"):
+        pytest.skip("federated query: run against a stand-in endpoint in test_federation")
+    params = {p.name: p.example for p in query.params}
+    result = catalog.run(query, store, params)
+    expected = query.expected_path()
+    assert expected is not None and expected.is_file(), f"{path.name} needs an expected answer beside it"
+    if isinstance(result, ox.QuerySolutions):
+        got, want = rows(result), expected_rows(expected)
+        if not query.ordered:
+            got, want = sorted(got), sorted(want)
+        assert got == want
+    else:
+        assert str(bool(result)).lower() == expected.read_text().strip()
+
+
+@pytest.mark.parametrize("path", CHECKS, ids=lambda p: p.stem)
+def test_violation_check_returns_no_rows(path: Path, store: ox.Store) -> None:
+    found = rows(store.query(path.read_text(), use_default_graph_as_union=True))  # type: ignore[arg-type]
+    assert found == [], "\n".join("\t".join(r) for r in found)
+
+
+def test_catalogue_is_in_the_graph(store: ox.Store) -> None:
+    found = store.query(
+        "SELECT (COUNT(?q) AS ?n) WHERE { GRAPH ?g { ?q a ?kind } "
+        "FILTER(STRSTARTS(STR(?kind), 'http://www.w3.org/ns/shacl#SPARQL')) }",
+        default_graph=ox.NamedNode(QUERIES_GRAPH),
+        named_graphs=[ox.NamedNode(QUERIES_GRAPH)],
+    )
+    assert int(next(iter(found))["n"].value) == len(EXAMPLES)  # type: ignore[index]
+
+
+def test_unknown_parameter_is_a_clear_error() -> None:
+    if not EXAMPLES:
+        pytest.skip("no saved queries yet")
+    result = runner.invoke(app, ["query", EXAMPLES[0].stem, "--param", "nosuch=1"])
+    assert result.exit_code == 2 and "unknown parameter" in result.output
+
+
+def test_cli_lists_every_saved_query() -> None:
+    result = runner.invoke(app, ["queries"])
+    assert result.exit_code == 0 and f"{len(EXAMPLES)} saved queries" in result.output
