@@ -53,7 +53,7 @@ def dataset_description(quads: list[ox.Quad], *, base_url: str, data_version: st
     """DCAT 3 and schema.org description of the whole graph, with its dumps and SPARQL service."""
     ds = ox.NamedNode(DATASET_IRI)
     base_url = base_url.rstrip("/")
-    triples = [
+    triples: list[tuple[ox.NamedNode, str, ox.NamedNode | ox.Literal]] = [
         (ds, RDF_TYPE, ox.NamedNode(DCAT + "Dataset")),
         (ds, RDF_TYPE, ox.NamedNode(SCHEMA + "Dataset")),
         (ds, DCTERMS + "title", ox.Literal("llmkg: a source-backed knowledge graph of large-language-model families")),
