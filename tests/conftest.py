@@ -9,6 +9,7 @@ import pytest
 
 from llmkg.build import Dataset, load_dataset
 from llmkg.config import data_root
+from tests.engines import oxigraph_engine, virtuoso_engine  # the real SPARQL engines, as fixtures
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO / "tests" / "fixtures"
@@ -32,3 +33,6 @@ def make_root(tmp: Path, triples: dict[str, Path | str]) -> Path:
         else:
             target.write_text(content, encoding="utf-8")
     return tmp
+
+
+__all__ = ["dataset", "make_root", "oxigraph_engine", "virtuoso_engine"]

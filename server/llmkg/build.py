@@ -6,12 +6,17 @@ written to temporary paths and moved into place, so a bad file leaves earlier ou
 
 from __future__ import annotations
 
+import ctypes
+import errno
+import fcntl
 import hashlib
 import json
 import os
 import shutil
+import sys
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -147,6 +152,7 @@ def write_dumps(dataset: Dataset, out_dir: Path) -> list[Path]:
 
 def _atomic_write(target: Path, payload: bytes) -> None:
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+    os.fchmod(fd, 0o644)  # mkstemp makes the file private; a published dump is not
     with os.fdopen(fd, "wb") as handle:
         handle.write(payload)
         handle.flush()
@@ -161,18 +167,25 @@ def memory_store(dataset: Dataset) -> ox.Store:
 
 
 def write_store(dataset: Dataset, store_dir: Path) -> None:
-    """Build an on-disk store next to ``store_dir`` and swap it in, so a crash keeps the old one."""
+    """Build an on-disk store next to ``store_dir`` and swap it in, so a crash keeps the old one.
+
+    At every instant ``store_dir`` is either the previous store or the new one, whole: the new
+    store is written to a sibling directory and exchanged with the old in one ``renameat2`` call.
+    A lock file beside it serialises concurrent builds; leftovers of a killed build are removed.
+    """
     store_dir = store_dir.resolve()
     store_dir.parent.mkdir(parents=True, exist_ok=True)
-    fresh = Path(tempfile.mkdtemp(dir=store_dir.parent, prefix=f".{store_dir.name}.new."))
-    store = ox.Store(str(fresh))
-    store.bulk_extend(dataset.quads)
-    store.flush()
-    store.optimize()
-    del store
-    info = {"version": dataset.version, "graph_files": dataset.graph_files}
-    (fresh / STORE_INFO).write_text(json.dumps(info, indent=1, sort_keys=True), encoding="utf-8")
-    _swap_directory(fresh, store_dir)
+    with _build_lock(store_dir):
+        _remove_leftovers(store_dir)
+        fresh = Path(tempfile.mkdtemp(dir=store_dir.parent, prefix=f".{store_dir.name}.new."))
+        store = ox.Store(str(fresh))
+        store.bulk_extend(dataset.quads)
+        store.flush()
+        store.optimize()
+        del store
+        info = {"version": dataset.version, "graph_files": dataset.graph_files}
+        _atomic_write(fresh / STORE_INFO, json.dumps(info, indent=1, sort_keys=True).encode())
+        _swap_directory(fresh, store_dir)
 
 
 #: File that ``write_store`` puts beside the store's own files: data version and graph files.
@@ -193,13 +206,50 @@ def read_store_info(store_dir: Path) -> tuple[str, dict[str, str]]:
 
 
 def _swap_directory(fresh: Path, target: Path) -> None:
-    old = target.with_name(f".{target.name}.old")
-    if old.exists():
-        shutil.rmtree(old)
+    """Put ``fresh`` at ``target``; the previous ``target`` is gone afterwards."""
+    if target.exists() and _exchange(fresh, target):
+        shutil.rmtree(fresh)  # now the old store
+        return
+    old = target.with_name(f".{target.name}.old")  # no atomic exchange here: a short window without target
     if target.exists():
         os.replace(target, old)
     os.replace(fresh, target)
     shutil.rmtree(old, ignore_errors=True)
+
+
+def _exchange(first: Path, second: Path) -> bool:
+    """Swap two directories atomically (Linux ``renameat2(RENAME_EXCHANGE)``); False where unsupported."""
+    if not sys.platform.startswith("linux"):
+        return False
+    renameat2 = getattr(ctypes.CDLL(None, use_errno=True), "renameat2", None)
+    if renameat2 is None:
+        return False
+    renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    if renameat2(_AT_FDCWD, os.fsencode(first), _AT_FDCWD, os.fsencode(second), _RENAME_EXCHANGE) == 0:
+        return True
+    error = ctypes.get_errno()
+    if error in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
+        return False
+    raise OSError(error, os.strerror(error), str(second))
+
+
+_AT_FDCWD, _RENAME_EXCHANGE = -100, 2
+
+
+@contextmanager
+def _build_lock(store_dir: Path) -> Iterator[None]:
+    with open(store_dir.with_name(f".{store_dir.name}.lock"), "wb") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+def _remove_leftovers(store_dir: Path) -> None:
+    """What a killed build left beside ``store_dir``; put back an old store a non-atomic swap left alone."""
+    old = store_dir.with_name(f".{store_dir.name}.old")
+    if old.is_dir() and not store_dir.exists():
+        os.replace(old, store_dir)
+    for leftover in [old, *store_dir.parent.glob(f".{store_dir.name}.new.*")]:
+        shutil.rmtree(leftover, ignore_errors=True)
 
 
 def iter_graphs(quads: Iterable[ox.Quad]) -> Iterator[str]:

@@ -9,13 +9,16 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyoxigraph as ox
 import yaml
 
 from llmkg.config import data_root
 from llmkg.namespaces import LLMKG, QUERIES_GRAPH, QUERY
+
+if TYPE_CHECKING:
+    from llmkg.backend import Backend
 
 HEADER_KEYS = {"summary", "description", "tags", "params", "expect", "ordered", "service"}
 SH = "http://www.w3.org/ns/shacl#"
@@ -213,6 +216,6 @@ def _term(param: Param, value: str) -> ox.NamedNode | ox.Literal:
     return ox.Literal(value)
 
 
-def run(query: SavedQuery, store: ox.Store, given: dict[str, str] | None = None) -> object:
+def run(query: SavedQuery, store: Backend, given: dict[str, str] | None = None) -> object:
     """Execute a saved query over the union of all graphs, with its parameters bound."""
     return store.query(query.text, use_default_graph_as_union=True, substitutions=bind(query, given or {}))

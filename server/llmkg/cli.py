@@ -6,7 +6,7 @@ import json
 import sys
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import pyoxigraph as ox
 import typer
@@ -17,6 +17,11 @@ from rich.table import Table
 from llmkg import __version__, catalog
 from llmkg.build import BuildError, Dataset, load_dataset, memory_store, write_dumps, write_store
 from llmkg.namespaces import PREFIXES, expand, shorten
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+    from llmkg.backend import Backend
 
 app = typer.Typer(
     help="llmkg: a source-backed knowledge graph of LLM families.", no_args_is_help=True, pretty_exceptions_enable=False
@@ -217,15 +222,44 @@ def serve(
     ] = None,
     timeout: Annotated[float | None, typer.Option("--timeout", help="Per-query timeout in seconds.")] = None,
     workers: Annotated[int | None, typer.Option("--workers", help="Query worker processes.")] = None,
+    memory: Annotated[
+        bool, typer.Option("--memory", help="With --store: copy the store into memory first (faster queries).")
+    ] = False,
     root: RootOption = None,
+    backend: Annotated[str, typer.Option("--backend", help="embedded (pyoxigraph) or sparql (a remote engine).")] = (
+        "embedded"
+    ),
+    endpoint: Annotated[str | None, typer.Option("--endpoint", help="--backend sparql: its query URL.")] = None,
+    update: Annotated[str | None, typer.Option("--update", help="--backend sparql: its update URL.")] = None,
+    gsp: Annotated[str | None, typer.Option("--gsp", help="--backend sparql: its Graph Store URL.")] = None,
 ) -> None:
     """Serve the graph as a read-only SPARQL 1.1 endpoint at http://HOST:PORT/sparql."""
-    import dataclasses
     import logging
 
     import uvicorn
 
+    source: Path | Backend | None = store
+    if backend != "embedded":
+        from llmkg.remote import RemoteStore
+
+        if backend != "sparql" or not endpoint:
+            err.print("[red]error:[/red] --backend is embedded, or sparql with --endpoint URL")
+            raise typer.Exit(2)
+        source = RemoteStore(endpoint, update=update, gsp=gsp)
+    application = _served_app(source, memory=memory, root=root, timeout=timeout, workers=workers)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    err.print(f"llmkg {__version__}: SPARQL endpoint at http://{host}:{port}/sparql", highlight=False)
+    uvicorn.run(application, host=host, port=port, access_log=False, server_header=False, log_level="warning")
+
+
+def _served_app(
+    store: Path | Backend | None, *, memory: bool, root: Path | None, timeout: float | None, workers: int | None
+) -> FastAPI:
+    """The endpoint app over a store directory (on disk, or copied into memory), a remote engine, or the data."""
+    import dataclasses
+
     from llmkg.api import create_app
+    from llmkg.build import read_store_info
     from llmkg.config import ServerSettings
 
     settings = ServerSettings.from_env()
@@ -234,14 +268,31 @@ def serve(
         query_timeout_s=timeout if timeout is not None else settings.query_timeout_s,
         workers=workers if workers is not None else settings.workers,
     )
-    if store is not None:
-        application = create_app(store=store.resolve(), settings=settings)
-    else:
+    if store is None:
         dataset = _load(root)
-        application = create_app(store=memory_store(dataset), settings=settings, version=dataset.version)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    err.print(f"llmkg {__version__}: SPARQL endpoint at http://{host}:{port}/sparql", highlight=False)
-    uvicorn.run(application, host=host, port=port, access_log=False, server_header=False, log_level="warning")
+        return create_app(store=memory_store(dataset), settings=settings, version=dataset.version)
+    if not isinstance(store, Path):
+        return create_app(store=store, settings=settings)
+    if not memory:
+        return create_app(store=store.resolve(), settings=settings)
+    copy = ox.Store()
+    copy.bulk_extend(ox.Store.read_only(str(store)))
+    return create_app(store=copy, settings=settings, version=read_store_info(store)[0])
+
+
+@app.command("load")
+def load_remote(
+    into: Annotated[str, typer.Option("--into", help="SPARQL endpoint (query URL) of the target store.")],
+    gsp: Annotated[str | None, typer.Option("--gsp", help="Graph Store Protocol URL: load by PUT per graph.")] = None,
+    update: Annotated[str | None, typer.Option("--update", help="SPARQL Update URL (default: --into).")] = None,
+    auth: Annotated[str | None, typer.Option("--auth", envvar="LLMKG_STORE_AUTH", help="USER:PASSWORD.")] = None,
+    prune: Annotated[bool, typer.Option("--prune", help="Drop llmkg graphs the dataset no longer has.")] = False,
+    root: RootOption = None,
+) -> None:
+    """Push every named graph into a SPARQL 1.1 store, replacing each (a re-run never duplicates)."""
+    from llmkg.load import run_load
+
+    raise typer.Exit(run_load(_load(root), into=into, gsp=gsp, update=update, auth=auth, prune=prune, console=out))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,0 +1,164 @@
+"""The store behind the server: the embedded pyoxigraph store, or any SPARQL 1.1 engine over HTTP.
+
+Everything the server does with its data goes through the four methods of :class:`Backend`:
+``query`` (with pyoxigraph's keyword arguments and result types), ``quads_for_pattern``,
+``contains_named_graph`` and iteration over all quads. ``pyoxigraph.Store`` has them;
+:class:`~llmkg.remote.RemoteStore` has them too, so negotiation, the catalogue, the pages and
+the audit work the same on either.
+
+What differs is how a query is run. The embedded store cannot interrupt a query, so queries run
+in worker processes that can be killed (workers.py). A remote engine is interrupted by dropping
+the HTTP request, so :class:`RemotePool` runs queries on threads with the engine's timeout and
+the same interface as the worker pool.
+"""
+
+from __future__ import annotations
+
+import io
+import threading
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+import anyio
+import anyio.to_thread
+import pyoxigraph as ox
+
+from llmkg.remote import RemoteError, RemoteStore
+from llmkg.sparql import Job, QueryError, run
+from llmkg.worker import CHUNK, Limits
+from llmkg.workers import WorkerPool
+
+Term = ox.NamedNode | ox.BlankNode | ox.Literal | ox.Triple
+GraphName = ox.NamedNode | ox.BlankNode | ox.DefaultGraph
+
+
+@runtime_checkable
+class Backend(Protocol):
+    """What the server needs from a store; ``pyoxigraph.Store`` and ``RemoteStore`` both have it."""
+
+    def query(
+        self,
+        query: str,
+        *,
+        prefixes: dict[str, str] | None = None,
+        use_default_graph_as_union: bool = False,
+        default_graph: GraphName | list[GraphName] | None = None,
+        named_graphs: list[ox.NamedNode | ox.BlankNode] | None = None,
+        substitutions: dict[ox.Variable, Term] | None = None,
+    ) -> ox.QuerySolutions | ox.QueryBoolean | ox.QueryTriples: ...
+
+    def quads_for_pattern(
+        self,
+        subject: ox.NamedNode | ox.BlankNode | ox.Triple | None,
+        predicate: ox.NamedNode | None,
+        object: Term | None,
+        graph_name: GraphName | None = None,
+    ) -> Iterator[ox.Quad]: ...
+
+    def contains_named_graph(self, graph_name: GraphName) -> bool: ...
+
+    def __iter__(self) -> Any: ...
+
+
+Source = Backend | Path
+
+
+class RemotePool:
+    """Runs jobs against a remote engine on threads, with the interface of the worker pool.
+
+    At most ``2 * size`` queries are in flight; a query still running after the timeout is
+    abandoned (its HTTP request times out on its own) and answered with a 503.
+    """
+
+    def __init__(self, store: RemoteStore, *, size: int, limits: Limits) -> None:
+        self.store, self.size, self.limits = store, max(1, size), limits
+        self._limiter: anyio.CapacityLimiter | None = None
+        self._busy = 0
+        self._lock = threading.Lock()
+
+    def start(self) -> None:
+        self.store.timeout_s = self.limits.timeout_s
+
+    def close(self) -> None:
+        self.store.close()
+
+    def stats(self) -> dict[str, int]:
+        with self._lock:
+            busy = self._busy
+        size, idle = self.size, max(0, self.size - busy)
+        return {"size": size, "max": 2 * size, "live": size, "idle": idle, "busy": busy, "restarts": 0}
+
+    async def submit(self, job: Job) -> RemoteReply:
+        """Run ``job``; raise QueryError as the worker pool does (400, 406, 503, and 502 for the engine)."""
+        if self._limiter is None:
+            self._limiter = anyio.CapacityLimiter(2 * self.size)
+        try:
+            with anyio.fail_after(self.limits.timeout_s + 1):
+                media_type, body = await anyio.to_thread.run_sync(
+                    self._answer, job, abandon_on_cancel=True, limiter=self._limiter
+                )
+        except TimeoutError:
+            raise _timeout(self.limits.timeout_s) from None
+        return RemoteReply(media_type, body)
+
+    def _answer(self, job: Job) -> tuple[str, bytes]:
+        with self._lock:
+            self._busy += 1
+        try:
+            fmt, write = run(self.store, job)
+            out = _Limited(self.limits.max_result_bytes)
+            write(out)
+            return fmt.media_type, out.getvalue()
+        except RemoteError as error:
+            raise as_query_error(error, self.limits.timeout_s) from None
+        finally:
+            with self._lock:
+                self._busy -= 1
+
+
+class RemoteReply:
+    """A remote answer, read whole: ``media_type``, then the body in chunks like a worker's reply."""
+
+    def __init__(self, media_type: str, body: bytes) -> None:
+        self.media_type, self.body = media_type, body
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        for start in range(0, len(self.body), CHUNK):
+            yield self.body[start : start + CHUNK]
+
+
+class _Limited(io.BytesIO):
+    def __init__(self, limit: int) -> None:
+        super().__init__()
+        self.limit = limit
+
+    def write(self, data: Any) -> int:
+        if self.tell() + len(data) > self.limit:
+            raise QueryError(
+                422, "Result too large", f"the result exceeds {self.limit} bytes; add a LIMIT or narrow the query"
+            )
+        return super().write(data)
+
+
+def as_query_error(error: RemoteError, timeout_s: float) -> QueryError:
+    """What the client is told when the engine fails: its own message, with the status that fits."""
+    if error.status == 0 and "Timeout" in error.detail:
+        return _timeout(timeout_s)
+    if error.status == 400:
+        return QueryError(400, "Malformed query", f"the SPARQL engine refused the query: {error.detail}")
+    return QueryError(502, "SPARQL engine error", f"the SPARQL engine behind this endpoint failed: {error.detail}")
+
+
+def _timeout(seconds: float) -> QueryError:
+    return QueryError(503, "Query timeout", f"the query ran longer than {seconds:g} s and was stopped")
+
+
+def pool_for(source: Source, *, size: int, limits: Limits) -> WorkerPool | RemotePool:
+    """Worker processes for the embedded store, threads for a remote engine."""
+    if isinstance(source, RemoteStore):
+        return RemotePool(source, size=size, limits=limits)
+    return WorkerPool(source, size=size, limits=limits)  # type: ignore[arg-type]
+
+
+__all__ = ["Backend", "RemotePool", "as_query_error", "pool_for"]

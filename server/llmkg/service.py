@@ -1,0 +1,273 @@
+"""The served dataset as one object: turn requests into jobs, answer them, describe and dump the data.
+
+No HTTP here: the web layer (api.py) passes in plain values (the query, the graphs, the Accept
+header) and gets back bytes, a media type, or a :class:`~llmkg.sparql.QueryError`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import hashlib
+import json
+import shutil
+import tempfile
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import anyio
+import anyio.from_thread
+import pyoxigraph as ox
+
+from llmkg import __version__, describe
+from llmkg.backend import Backend, pool_for
+from llmkg.build import Dataset, write_dumps
+from llmkg.config import ServerSettings
+from llmkg.sparql import GRAPH_FORMATS, RESULT_FORMATS, Format, Job, QueryError, check, negotiate
+from llmkg.worker import Limits
+
+#: Results up to this size are sent whole (with Content-Length) and may be cached; larger ones stream.
+STREAM_AFTER = 1 << 20
+DUMPS = ("llmkg.nq", "llmkg.trig")
+
+
+@dataclass
+class Answer:
+    """A query's whole answer (``stream`` is always None, so code written for either kind reads it)."""
+
+    content_type: str
+    body: bytes
+    query_ms: float = 0.0
+    cached: bool = False
+    stream: None = None
+
+
+@dataclass
+class StreamedAnswer:
+    """A large answer, as the chunks arrive from the worker."""
+
+    content_type: str
+    stream: AsyncIterator[bytes]
+    query_ms: float = 0.0
+    cached: bool = False
+    body: None = None
+
+
+class ResultCache:
+    """A bounded LRU of whole answers; the data never changes while served, so nothing expires."""
+
+    def __init__(self, entries: int, max_entry_bytes: int = STREAM_AFTER) -> None:
+        self.entries, self.max_entry_bytes = entries, max_entry_bytes
+        self._items: OrderedDict[str, tuple[str, bytes]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> tuple[str, bytes] | None:
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+            return self._items.get(key)
+
+    def put(self, key: str, value: tuple[str, bytes]) -> None:
+        if self.entries <= 0 or len(value[1]) > self.max_entry_bytes:
+            return
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self.entries:
+                self._items.popitem(last=False)
+
+
+def content_type(media_type: str) -> str:
+    fmt = next((f for f in (*RESULT_FORMATS, *GRAPH_FORMATS) if f.media_type == media_type), None)
+    return fmt.content_type if fmt else media_type
+
+
+class Endpoint:
+    """The store, the worker pool that queries it, the cache, and what describes the data."""
+
+    def __init__(self, store: Backend, *, source: Backend | Path, settings: ServerSettings, version: str) -> None:
+        self.store, self.settings, self.version = store, settings, version
+        limits = Limits(
+            timeout_s=settings.query_timeout_s,
+            max_result_bytes=settings.max_result_bytes,
+            memory_bytes=settings.worker_memory_mb << 20,
+            network=bool(settings.service_allowlist),
+        )
+        self.pool = pool_for(source, size=settings.workers, limits=limits)
+        self.cache = ResultCache(settings.cache_entries)
+        self._lock = threading.Lock()
+        self._stats: describe.Statistics | None = None
+        self._dump_dir: Path | None = None  # made on the first dump request
+
+    def start(self) -> None:
+        self.pool.start()
+
+    def close(self) -> None:
+        self.pool.close()
+        if self._dump_dir is not None:
+            shutil.rmtree(self._dump_dir, ignore_errors=True)
+
+    def job(
+        self,
+        query: str,
+        *,
+        default_graphs: Sequence[str] = (),
+        named_graphs: Sequence[str] = (),
+        accept: str | None = None,
+        format_param: str | None = None,
+    ) -> Job:
+        """Check a query and negotiate its formats; raise QueryError 400, 403 or 406."""
+        for iri in (*default_graphs, *named_graphs):
+            _graph_iri(iri)
+        shape = check(query, allowlist=self.settings.service_allowlist)
+        results, graph = _negotiate_both(accept, format_param)
+        union = not (default_graphs or named_graphs or shape.has_dataset_clause)
+        return Job(
+            query=query,
+            default_graphs=tuple(default_graphs),
+            named_graphs=tuple(named_graphs),
+            union=union,
+            results_type=results.media_type if results else None,
+            graph_type=graph.media_type if graph else None,
+        )
+
+    def graph_job(self, graph: str | None, *, accept: str | None, format_param: str | None) -> Job:
+        """Graph Store Protocol, read side: one named graph, or (``graph`` None) the union default graph."""
+        fmt = negotiate(accept, format_param, GRAPH_FORMATS)
+        if fmt is None:
+            raise _not_acceptable(GRAPH_FORMATS)
+        if graph is not None and not self.store.contains_named_graph(_graph_iri(graph)):
+            raise QueryError(404, "No such graph", f"the store has no graph <{graph}>")
+        text = "CONSTRUCT WHERE { ?s ?p ?o }"
+        if graph is None:
+            return Job(query=text, graph_type=fmt.media_type)
+        return Job(query=text, default_graphs=(graph,), union=False, graph_type=fmt.media_type)
+
+    def etag(self, *parts: str | None) -> str:
+        """A validator for a GET answer: the data version and everything else that shapes the answer."""
+        digest = hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:16]
+        return f'W/"{self.version}-{digest}"'
+
+    def answer(self, job: Job) -> Answer:
+        """:meth:`query`, blocking, with the whole body: for code on a worker thread or with no event loop."""
+
+        async def whole() -> Answer:
+            answer = await self.query(job)
+            if isinstance(answer, Answer):
+                return answer
+            body = b"".join([chunk async for chunk in answer.stream])
+            return Answer(answer.content_type, body=body, query_ms=answer.query_ms)
+
+        try:
+            return anyio.from_thread.run(whole)
+        except RuntimeError:  # not on a worker thread of a running loop: run one here
+            return asyncio.run(whole())
+
+    async def query(self, job: Job) -> Answer | StreamedAnswer:
+        """Run ``job`` in a worker; small answers come whole and are cached, large ones stream."""
+        key, started = job_key(job), time.perf_counter()
+        hit = self.cache.get(key)
+        if hit is not None:
+            return Answer(content_type(hit[0]), body=hit[1], cached=True)
+        reply = await self.pool.submit(job)
+        chunks, head, size = reply.chunks(), [], 0
+        async for chunk in chunks:
+            head.append(chunk)
+            size += len(chunk)
+            if size > STREAM_AFTER:
+                elapsed = (time.perf_counter() - started) * 1000
+                return StreamedAnswer(content_type(reply.media_type), stream=_chain(head, chunks), query_ms=elapsed)
+        body = b"".join(head)
+        self.cache.put(key, (reply.media_type, body))
+        return Answer(content_type(reply.media_type), body=body, query_ms=(time.perf_counter() - started) * 1000)
+
+    def statistics(self) -> describe.Statistics:
+        with self._lock:
+            if self._stats is None:
+                self._stats = describe.statistics(self.store)
+            return self._stats
+
+    def service_description(
+        self, *, endpoint: str, accept: str | None, format_param: str | None
+    ) -> tuple[Format, bytes]:
+        triples = describe.service_description(
+            self.statistics(),
+            endpoint=endpoint,
+            dataset=self.dataset_iri,
+            federated=bool(self.settings.service_allowlist),
+        )
+        return _serialise(triples, accept, format_param)
+
+    def void(self, *, base_url: str, accept: str | None, format_param: str | None) -> tuple[Format, bytes]:
+        triples = describe.void_description(
+            self.statistics(), dataset=self.dataset_iri, base_url=base_url, version=self.version
+        )
+        return _serialise(triples, accept, format_param)
+
+    @property
+    def dataset_iri(self) -> str:
+        return self.settings.public_base + "dataset"
+
+    def dump(self, name: str) -> Path:
+        """The canonical N-Quads or TriG dump of the served store, written once on first use."""
+        if name not in DUMPS:
+            raise QueryError(404, "No such dump", f"dumps available: {', '.join(DUMPS)}")
+        with self._lock:
+            if self._dump_dir is None:
+                self._dump_dir = Path(tempfile.mkdtemp(prefix="llmkg-dumps-"))
+            if not (self._dump_dir / name).is_file():
+                write_dumps(Dataset(quads=list(self.store)), self._dump_dir)
+            return self._dump_dir / name
+
+    def versions(self) -> dict[str, str | None]:
+        return {"package": __version__, "ontology": describe.ontology_version(self.store), "data": self.version}
+
+    def health(self) -> dict[str, object]:
+        stats = self.pool.stats()
+        ok = stats["live"] >= stats["size"]
+        return {"status": "ok" if ok else "degraded", "workers": stats}
+
+
+async def _chain(head: list[bytes], rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    for chunk in head:
+        yield chunk
+    async for chunk in rest:
+        yield chunk
+
+
+def job_key(job: Job) -> str:
+    return json.dumps(job.to_dict(), sort_keys=True)
+
+
+def _graph_iri(value: str) -> ox.NamedNode:
+    try:
+        return ox.NamedNode(value)
+    except ValueError:
+        raise QueryError(400, "Invalid graph IRI", f"not an absolute IRI: {value[:200]!r}") from None
+
+
+@functools.lru_cache(maxsize=512)
+def _negotiate_both(accept: str | None, format_param: str | None) -> tuple[Format | None, Format | None]:
+    results = negotiate(accept, format_param, RESULT_FORMATS)
+    graph = negotiate(accept, format_param, GRAPH_FORMATS)
+    if results is None and graph is None:
+        raise _not_acceptable((*RESULT_FORMATS, *GRAPH_FORMATS))
+    return results, graph
+
+
+def _not_acceptable(formats: Sequence[Format]) -> QueryError:
+    offered = ", ".join(f.media_type for f in formats)
+    return QueryError(406, "Not Acceptable", f"nothing acceptable to serve; available: {offered}")
+
+
+def _serialise(triples: list[ox.Triple], accept: str | None, format_param: str | None) -> tuple[Format, bytes]:
+    fmt = negotiate(accept, format_param, GRAPH_FORMATS)
+    if fmt is None:
+        raise _not_acceptable(GRAPH_FORMATS)
+    triples = sorted(triples, key=lambda t: (str(t.subject), str(t.predicate), str(t.object)))
+    data = ox.serialize(triples, format=fmt.native, prefixes=describe.DESCRIPTION_PREFIXES)  # type: ignore[arg-type]
+    return fmt, data or b""

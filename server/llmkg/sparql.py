@@ -1,0 +1,304 @@
+"""SPARQL without HTTP: the formats served, content negotiation, query checks and execution.
+
+Nothing here knows about HTTP or processes: the web layer (api.py) asks :func:`negotiate` which
+format to answer in and :func:`inspect` whether a query may run at all; a worker process
+(workers.py) calls :func:`run` and streams what it writes. Results are serialised by pyoxigraph.
+
+>>> store = ox.Store()
+>>> job = Job(query="ASK { }", results_type="application/sparql-results+json")
+>>> fmt, write = run(store, job)
+>>> import io; out = io.BytesIO(); write(out); out.getvalue()
+b'{"head":{},"boolean":true}'
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import IO, TYPE_CHECKING, Any
+
+import mimeparse
+import pyoxigraph as ox
+
+from llmkg.namespaces import PREFIXES
+from llmkg.sparqltext import QueryShape, inspect
+
+if TYPE_CHECKING:
+    from llmkg.backend import Backend
+
+__all__ = [
+    "GRAPH_FORMATS",
+    "RESULT_FORMATS",
+    "Format",
+    "Job",
+    "QueryError",
+    "QueryShape",
+    "inspect",
+    "negotiate",
+    "run",
+]
+
+
+class QueryError(Exception):
+    """A query that cannot be answered; ``status`` is the HTTP-style code the web layer uses."""
+
+    def __init__(self, status: int, title: str, detail: str, **extra: Any) -> None:
+        super().__init__(detail)
+        self.status, self.title, self.detail, self.extra = status, title, detail, extra
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"status": self.status, "title": self.title, "detail": self.detail, **self.extra}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> QueryError:
+        data = dict(data)
+        return cls(data.pop("status"), data.pop("title"), data.pop("detail"), **data)
+
+
+@dataclass(frozen=True)
+class Format:
+    """One serialisation: short name (for ``?format=``), media type, aliases, pyoxigraph format."""
+
+    key: str
+    media_type: str
+    native: ox.QueryResultsFormat | ox.RdfFormat
+    aliases: tuple[str, ...] = ()
+
+    @property
+    def content_type(self) -> str:
+        text = self.media_type.startswith("text/")
+        return f"{self.media_type}; charset=utf-8" if text else self.media_type
+
+
+#: SELECT and ASK results, in order of preference (the first is the default).
+RESULT_FORMATS = (
+    Format("json", "application/sparql-results+json", ox.QueryResultsFormat.JSON, ("application/json",)),
+    Format("xml", "application/sparql-results+xml", ox.QueryResultsFormat.XML, ("application/xml", "text/xml")),
+    Format("csv", "text/csv", ox.QueryResultsFormat.CSV),
+    Format("tsv", "text/tab-separated-values", ox.QueryResultsFormat.TSV),
+)
+#: CONSTRUCT and DESCRIBE results, and every RDF document the server gives, in order of preference.
+GRAPH_FORMATS = (
+    Format("turtle", "text/turtle", ox.RdfFormat.TURTLE, ("application/x-turtle", "application/turtle")),
+    Format("ntriples", "application/n-triples", ox.RdfFormat.N_TRIPLES),
+    Format("jsonld", "application/ld+json", ox.RdfFormat.JSON_LD, ("application/json",)),
+    Format("rdfxml", "application/rdf+xml", ox.RdfFormat.RDF_XML, ("application/xml", "text/xml")),
+    Format("nquads", "application/n-quads", ox.RdfFormat.N_QUADS),
+    Format("trig", "application/trig", ox.RdfFormat.TRIG),
+)
+#: Graph formats that abbreviate IRIs with the project's prefixes.
+PREFIXED_FORMATS = (ox.RdfFormat.TURTLE, ox.RdfFormat.TRIG)
+#: ``?format=`` names that mean one thing for results and another for graphs.
+#: Other names clients use (SPARQLWrapper sends ``n3``, ``rdf+xml``, ``json-ld``; N3 readers read Turtle).
+_SHARED_KEYS = {
+    "json": ("json", "jsonld"),
+    "xml": ("xml", "rdfxml"),
+    "ttl": (None, "turtle"),
+    "n3": (None, "turtle"),
+    "nt": (None, "ntriples"),
+    "n-triples": (None, "ntriples"),
+    "json-ld": (None, "jsonld"),
+    "rdf": (None, "rdfxml"),
+    "rdf+xml": (None, "rdfxml"),
+    "nq": (None, "nquads"),
+    "n-quads": (None, "nquads"),
+}
+_MAX_ACCEPT_RANGES = 64
+#: Deeper nesting than this is refused before the engine's recursive parser sees it.
+MAX_DEPTH = 256
+
+
+def negotiate(accept: str | None, format_param: str | None, formats: Sequence[Format]) -> Format | None:
+    """The format to answer in: ``format_param`` if given, else the best match for ``accept``.
+
+    Returns None when nothing acceptable can be served (the web layer answers 406).
+
+    >>> negotiate("text/csv;q=0.5, application/sparql-results+xml", None, RESULT_FORMATS).key
+    'xml'
+    >>> negotiate("text/*", "json", GRAPH_FORMATS).key
+    'jsonld'
+    >>> negotiate("image/png", None, RESULT_FORMATS) is None
+    True
+    """
+    if format_param:
+        return _by_format_param(format_param.strip().lower(), formats)
+    ranges = _parse_accept(accept or "")
+    if not ranges:
+        return formats[0]
+    best, best_score = None, (0.0, -1.0, False)
+    for fmt in formats:
+        score = _score(fmt, ranges)
+        if score[0] > 0 and score > best_score:
+            best, best_score = fmt, score
+    return best
+
+
+def _score(fmt: Format, ranges: list[Any]) -> tuple[float, float, bool]:
+    """(quality, fitness, by its own name) of a format, from whichever of its names the most
+    specific range matches: ``application/sparql-results+json;q=0`` rules JSON out even where
+    ``*/*`` would let its alias ``application/json`` in; a range naming a type beats a wildcard at
+    equal q, and a format's own media type beats an alias of another.
+    """
+    names = [(fmt.media_type, True)] + [(alias, False) for alias in fmt.aliases]
+    scored = [(*mimeparse.quality_and_fitness_parsed(name, ranges), own) for name, own in names]
+    quality, fitness, own = max(scored, key=lambda s: (s[1], s[0], s[2]))
+    return float(quality), float(fitness), own
+
+
+def _by_format_param(value: str, formats: Sequence[Format]) -> Format | None:
+    if "/" in value:  # one or more media types, as some clients send: read it like an Accept header
+        return negotiate(value, None, formats)
+    results_key, graph_key = _SHARED_KEYS.get(value, (value, value))
+    wanted = results_key if isinstance(formats[0].native, ox.QueryResultsFormat) else graph_key
+    for fmt in formats:
+        if value in (fmt.media_type, *fmt.aliases) or fmt.key == wanted:
+            return fmt
+    return None
+
+
+def _parse_accept(accept: str) -> list[Any]:
+    """The media ranges of an Accept header that parse; malformed ones are ignored (RFC 9110)."""
+    ranges = []
+    for item in accept.split(",")[:_MAX_ACCEPT_RANGES]:
+        if not item.strip():
+            continue
+        try:
+            ranges.append(mimeparse.parse_media_range(item))
+        except (mimeparse.MimeTypeParseException, ValueError, IndexError):
+            continue
+    return ranges
+
+
+@dataclass(frozen=True)
+class Job:
+    """One query to run: its text, its RDF dataset and the formats it may be answered in.
+
+    With no ``default_graphs``/``named_graphs`` and ``union`` true, the default graph is the union
+    of all graphs; otherwise the given graphs make up the dataset (SPARQL 1.1 Protocol §2.1.4).
+    """
+
+    query: str
+    default_graphs: tuple[str, ...] = ()
+    named_graphs: tuple[str, ...] = ()
+    union: bool = True
+    results_type: str | None = None
+    graph_type: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+    #: Saved-query parameters: (variable, "iri" | "literal", value, datatype IRI or ""), bound by the
+    #: engine's substitutions at execution, never spliced into the text.
+    bindings: tuple[tuple[str, str, str, str], ...] = ()
+
+    def substitutions(self) -> dict[ox.Variable, ox.NamedNode | ox.BlankNode | ox.Literal | ox.Triple]:
+        return {
+            ox.Variable(name): ox.NamedNode(value)
+            if kind == "iri"
+            else ox.Literal(value, datatype=ox.NamedNode(datatype) if datatype else None)
+            for name, kind, value, datatype in self.bindings
+        }
+
+    def dataset_options(self) -> dict[str, Any]:
+        if self.union:
+            return {"use_default_graph_as_union": True}
+        if not (self.default_graphs or self.named_graphs):
+            return {}
+        return {
+            "default_graph": [ox.NamedNode(g) for g in self.default_graphs],
+            "named_graphs": [ox.NamedNode(g) for g in self.named_graphs],
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "query": self.query,
+            "default_graphs": self.default_graphs,
+            "union": self.union,
+            "named_graphs": self.named_graphs,
+            "results_type": self.results_type,
+            "graph_type": self.graph_type,
+            "bindings": [list(b) for b in self.bindings],
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Job:
+        bindings = tuple(tuple(b) for b in data.get("bindings", ()))
+        return cls(
+            **{
+                **data,
+                "default_graphs": tuple(data["default_graphs"]),
+                "named_graphs": tuple(data["named_graphs"]),
+                "bindings": bindings,
+            }
+        )
+
+
+Writer = Callable[[IO[bytes]], object]
+_ERROR_AT = re.compile(r"error at (\d+):(\d+): (.*)", re.DOTALL)
+#: The engine lists the Unicode ranges a name may start with; a reader needs only their meaning.
+_CHAR_RANGES = re.compile(r"\[[^\[\]]*\.\.=[^\[\]]*\](?:, \[[^\[\]]*\.\.=[^\[\]]*\])*")
+
+
+def run(store: Backend, job: Job) -> tuple[Format, Writer]:
+    """Start ``job`` on ``store``; return the chosen format and a function that writes the result.
+
+    Raises QueryError: 400 for a syntax error (with line and column), 406 when the result kind
+    (solutions or graph) has no acceptable format.
+    """
+    try:
+        result = store.query(job.query, substitutions=job.substitutions() or None, **job.dataset_options())
+    except SyntaxError as error:
+        raise syntax_error(error) from None
+    if not isinstance(result, ox.QueryTriples):
+        fmt = _lookup(job.results_type, RESULT_FORMATS, "SELECT or ASK")
+        return fmt, lambda out: result.serialize(out, fmt.native)  # type: ignore[arg-type]
+    fmt = _lookup(job.graph_type, GRAPH_FORMATS, "CONSTRUCT or DESCRIBE")
+    if fmt.native in PREFIXED_FORMATS:
+        return fmt, lambda out: ox.serialize(result, out, fmt.native, prefixes=PREFIXES)  # type: ignore[arg-type]
+    return fmt, lambda out: result.serialize(out, fmt.native)  # type: ignore[arg-type]
+
+
+def _lookup(media_type: str | None, formats: Sequence[Format], kind: str) -> Format:
+    fmt = next((f for f in formats if f.media_type == media_type), None)
+    if fmt is None:
+        offered = ", ".join(f.media_type for f in formats)
+        raise QueryError(406, "Not Acceptable", f"the result of a {kind} query can be served as: {offered}")
+    return fmt
+
+
+def syntax_error(error: SyntaxError) -> QueryError:
+    """A 400 QueryError carrying line and column of a pyoxigraph syntax error."""
+    message = str(error.msg if error.msg else error)
+    match = _ERROR_AT.match(message)
+    if not match:
+        return QueryError(400, "Malformed query", message)
+    line, column = int(match[1]), int(match[2])
+    what = " ".join(_CHAR_RANGES.sub("a name character", match[3]).split())
+    return QueryError(400, "Malformed query", f"line {line}, column {column}: {what}", line=line, column=column)
+
+
+def check(text: str, *, allowlist: Sequence[str] = ()) -> QueryShape:
+    """Refuse what must never reach the engine, before it does.
+
+    Raises QueryError 403 for a SPARQL Update (INSERT, DELETE, LOAD, CLEAR, …) and for a SERVICE
+    call to an endpoint that is not in ``allowlist`` (given as full IRIs).
+
+    >>> check("LOAD <http://example.org/x>")  # doctest: +IGNORE_EXCEPTION_DETAIL
+    Traceback (most recent call last):
+    llmkg.sparql.QueryError: LOAD is a SPARQL Update operation; this endpoint is read-only
+    """
+    shape = inspect(text)
+    if shape.depth > MAX_DEPTH:
+        raise QueryError(400, "Malformed query", f"the query nests deeper than {MAX_DEPTH} levels")
+    if shape.is_update:
+        raise QueryError(
+            403, "Read-only endpoint", f"{shape.form} is a SPARQL Update operation; this endpoint is read-only"
+        )
+    for endpoint in shape.services:
+        iri = endpoint[1:-1] if endpoint.startswith("<") else None
+        if iri is None or iri not in allowlist:
+            allowed = ", ".join(f"<{a}>" for a in allowlist) or "none"
+            raise QueryError(
+                403,
+                "SERVICE not allowed",
+                f"SERVICE {endpoint or '(no endpoint)'} is not allowed; endpoints allowed: {allowed}",
+            )
+    return shape

@@ -1,0 +1,193 @@
+"""The web face in a real browser: Debian's Chromium driven by Playwright, over the shipped graph.
+
+Skipped, with the reason, only where /usr/bin/chromium or Playwright is missing (.ci/run installs
+both). Screenshots of the main pages go to test-artifacts/.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import socket
+import threading
+import time
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import rdflib
+import uvicorn
+
+from llmkg import boards
+from llmkg.build import Dataset, memory_store
+from llmkg.namespaces import BASE, ID
+from llmkg.site import Site
+from tests.web_support import REPO, served_app
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = REPO / "test-artifacts"
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync"]  # fmt: skip
+if not CHROMIUM.exists():
+    pytest.skip("no Chromium at /usr/bin/chromium (apt-get install chromium; .ci/run does)", allow_module_level=True)
+if importlib.util.find_spec("playwright") is None:
+    pytest.skip("Playwright for Python is not installed (pip install -e '.[test]')", allow_module_level=True)
+if not (REPO / "node_modules" / "@zazuko" / "yasgui").is_dir():
+    pytest.skip("node_modules is absent: run `npm ci` at the repository root (.ci/run does)", allow_module_level=True)
+
+from playwright.sync_api import Browser, Page, expect, sync_playwright  # noqa: E402
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def served(dataset: Dataset) -> Iterator[tuple[str, Site]]:
+    """The whole app (endpoint and pages) on 127.0.0.1, in a thread of this process."""
+    app = served_app(memory_store(dataset), version=dataset.version)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert server.started, "the server did not start"
+    try:
+        yield f"http://127.0.0.1:{server.config.port}/", app.state.site
+    finally:
+        server.should_exit = True
+        thread.join(timeout=15)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    yield page
+    context.close()
+    assert not errors, f"JavaScript errors on the page: {errors}"
+
+
+def shot(page: Page, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=False)
+
+
+def test_home_page_leads_to_a_model_and_its_sources(served: tuple[str, Site], page: Page) -> None:
+    base, _ = served
+    page.goto(base)
+    expect(page.locator("#families a").first).to_be_visible()
+    shot(page, "home")
+    page.locator("#families li a").first.click()
+    expect(page.locator(".types .type").first).to_have_text("model family")
+    page.locator("dl.inbound a").first.click()
+    expect(page.locator("h1")).not_to_be_empty()
+    badge = page.locator("a.badge.source").first
+    expect(badge).to_be_visible()
+    badge.click()
+    expect(page.get_by_text("Fact graphs taken from this document")).to_be_visible()
+
+
+def test_editor_runs_a_saved_example_and_shows_rows(served: tuple[str, Site], page: Page) -> None:
+    base, _ = served
+    page.goto(base + "editor")
+    expect(page.locator("body.yasgui-ready")).to_have_count(1)
+    expect(page.locator("#plain-form")).to_be_hidden()
+    example = page.locator("[data-example]").first
+    name = example.inner_text()
+    example.click()
+    expect(page.locator(".tabPanel.active .yasqe")).to_be_visible()
+    expect(page.locator(".tab.active")).to_contain_text(name[:20])
+    page.locator(".tabPanel.active .yasqe_queryButton").click()
+    rows = page.locator(".tabPanel.active .yasr table.dataTable tbody tr")
+    expect(rows.first).to_be_visible(timeout=20_000)
+    assert rows.count() > 0
+    shot(page, "editor")
+    link = page.locator(f'.tabPanel.active .yasr tbody a[href^="{BASE}"]').first
+    if link.count() and link.get_attribute("target") == "_blank":
+        with page.context.expect_page() as opened:
+            link.click()
+        resource = opened.value
+    elif link.count():
+        link.click()
+        resource = page
+    else:
+        return
+    resource.wait_for_load_state()
+    assert resource.url.startswith(base), "a result IRI should open on this server"
+
+
+def conflicted(site: Site) -> str:
+    """A model, checkpoint or other thing on which sources disagree (taken from the audit, not hard-coded)."""
+    subjects = [c.subject for c in site.report.conflicts if c.subject.startswith("model:")]
+    subjects = subjects or [c.subject for c in site.report.conflicts]
+    if not subjects:
+        pytest.skip("the shipped graph has no disagreement between sources yet")
+    kind, slug = subjects[0].split(":", 1)
+    return f"id/{kind}/{slug}"
+
+
+def test_entity_page_shows_badges_and_a_flagged_conflict(served: tuple[str, Site], page: Page) -> None:
+    base, site = served
+    page.goto(base + conflicted(site))
+    expect(page.locator("tr.conflict .flag").first).to_be_visible()
+    expect(page.locator("tr.conflict .side-by-side .value")).not_to_have_count(0)
+    assert page.locator("a.badge.source").count() > 0
+    assert page.locator("tr.conflict .side-by-side .value").count() >= 2
+    shot(page, "entity")
+
+
+def test_leaderboard_draws_a_chart_whose_bars_link_to_sources(served: tuple[str, Site], page: Page) -> None:
+    base, site = served
+    listed = [b for b in boards.index(site) if b.models >= 2]
+    if not listed:
+        pytest.skip("no benchmark with results for two models yet")
+    page.goto(base + "leaderboards/" + max(listed, key=lambda b: b.models).iri.rsplit("/", 1)[-1])
+    canvas = page.locator("canvas.board-chart").first
+    expect(canvas).to_have_attribute("data-drawn", str(page.locator(".board-table").first.locator("tr").count() - 1))
+    shot(page, "leaderboard")
+    bar: dict[str, Any] = page.evaluate(
+        """(c) => { const m = Chart.getChart(c).getDatasetMeta(0).data[0]; return {x: m.x, y: m.y, base: m.base}; }""",
+        canvas.element_handle(),
+    )
+    box = canvas.bounding_box()
+    assert box is not None
+    page.mouse.click(box["x"] + (bar["x"] + bar["base"]) / 2, box["y"] + bar["y"])
+    page.wait_for_url(lambda url: "/leaderboards/" not in url)
+    expect(page.locator("h1")).not_to_be_empty()
+
+
+def test_family_comparison(served: tuple[str, Site], page: Page) -> None:
+    base, _ = served
+    page.goto(base)
+    page.locator("#families li a.small").first.click()
+    expect(page.locator("table.compare").first).to_be_visible()
+    shot(page, "compare")
+
+
+@pytest.mark.parametrize(("accept", "fmt"), [("text/turtle", "turtle"), ("application/ld+json", "json-ld")])
+def test_entity_as_rdf(served: tuple[str, Site], page: Page, accept: str, fmt: str) -> None:
+    base, site = served
+    path = conflicted(site)
+    response = page.request.get(base + path, headers={"Accept": accept})
+    assert response.ok and "Accept" in [v.strip() for v in response.headers["vary"].split(",")]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        data = rdflib.Dataset()
+        data.parse(data=response.body(), format=fmt)
+    subject = rdflib.URIRef(ID + path.removeprefix("id/"))
+    assert len(list(data.quads((subject, None, None, None)))) > 0

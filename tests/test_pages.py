@@ -1,0 +1,164 @@
+"""The HTML pages over a small dataset: provenance badges, flagged disagreements, boards, editor, fallbacks."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from html import unescape
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from llmkg.namespaces import sparql_prefixes
+from tests.web_support import mini_store, page_app
+
+
+@pytest.fixture(scope="module")
+def client() -> Iterator[TestClient]:
+    with TestClient(page_app(mini_store())) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def bare(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
+    """The same pages where `npm ci` has not run: no node_modules at all."""
+    with TestClient(page_app(mini_store(), node_modules=tmp_path_factory.mktemp("empty"))) as client:
+        yield client
+
+
+def text(html: str) -> str:
+    return " ".join(unescape(re.sub(r"<[^>]+>", " ", html)).split())
+
+
+def test_entity_page_shows_each_value_with_its_sources(client: TestClient) -> None:
+    html = client.get("/id/model/small").text
+    assert 'class="badge source primary" href="http://testserver/id/source/card-v1"' in html
+    assert "@aaaaaaa" in html and "Model table" in html  # version and place in the document
+    assert 'class="badge curated"' in html  # identity comes from a curated graph
+
+
+def test_entity_page_flags_a_disagreement_side_by_side(client: TestClient) -> None:
+    html = client.get("/id/model/small").text
+    row = re.search(r'<tr class="conflict".*?</tr>', html, re.DOTALL)
+    assert row, "the disagreeing property is not flagged"
+    cells = text(row.group(0))
+    assert "sources disagree" in cells
+    assert cells.index("7,000,000,000") < cells.index("8,000,000,000"), "the preferred value should come first"
+    assert "★" in cells and "card-v1" in cells and "blog" in cells
+
+
+def test_agreeing_values_are_not_flagged(client: TestClient) -> None:
+    assert 'class="conflict"' not in client.get("/id/model/big").text
+
+
+def test_checkpoint_links_to_its_external_identifier_and_results(client: TestClient) -> None:
+    html = client.get("/id/checkpoint/small-instruct").text
+    assert 'href="https://huggingface.co/test-org/Test-Small-Instruct"' in html
+    assert "Benchmark results (1)" in html and "/leaderboards/suite" in html
+
+
+def test_source_page_lists_its_fact_graphs(client: TestClient) -> None:
+    page = text(client.get("/id/source/card-v1").text)
+    assert "Test model card" in page and "test/card" in page and "Model table" in page
+
+
+def test_family_comparison_puts_variants_side_by_side(client: TestClient) -> None:
+    html = client.get("/compare/fam").text
+    header = re.search(r"<tr><th>property</th>(.*?)</tr>", html, re.DOTALL)
+    assert header and text(header.group(1)) == "Test Small Test Big"
+    assert 'class="flag"' in html  # Test Small's size is disputed
+    assert "80.25" in html and "61.5" in html  # their scores, side by side
+
+
+def test_leaderboard_table_is_ranked_and_each_bar_links_to_a_source(client: TestClient) -> None:
+    html = client.get("/leaderboards/suite").text
+    charts = [json.loads(unescape(m)) for m in re.findall(r'data-chart="([^"]*)"', html)]
+    board = next(c for c in charts if "0-shot" in c["title"])
+    assert board["labels"] == ["Test Big Instruct", "Test Small Instruct"]
+    assert board["values"] == [80.25, 61.5]
+    assert board["links"] == ["http://testserver/id/source/card-v1"] * 2
+    assert "sources disagree: also 79" in text(html)
+
+
+def test_suite_leaderboard_has_a_board_per_task(client: TestClient) -> None:
+    html = client.get("/leaderboards/suite").text
+    assert "Per task" in html and "Task one" in html and ">12<" in html
+
+
+def test_leaderboard_index_counts_task_results_with_their_suite(client: TestClient) -> None:
+    row = re.search(r"Test Suite</a></td>(.*?)</tr>", client.get("/leaderboards").text, re.DOTALL)
+    assert row and text(row.group(1)).split() == ["3", "2", "1"]
+
+
+def test_home_page_leads_to_families_boards_and_examples(client: TestClient) -> None:
+    html = client.get("/").text
+    for link in ("/id/family/fam", "/compare/fam", "/leaderboards/suite", "/editor?example=001-models-by-size"):
+        assert link in html
+
+
+def test_editor_lists_every_saved_query_and_loads_yasgui_from_this_server(client: TestClient) -> None:
+    html = client.get("/editor").text
+    assert 'data-example="001-models-by-size"' in html
+    config = json.loads(re.search(r'<script type="application/json" id="editor-config">(.*?)</script>', html, re.S)[1])
+    assert [e["id"] for e in config["examples"]] == ["001-models-by-size"]
+    assert config["prefixes"]["model"] == "https://w3id.org/llmkg/id/model/"
+    assert config["defaultQuery"].startswith("PREFIX llmkg: <https://w3id.org/llmkg/ontology#>")
+    assert "/assets/yasgui.min.js" in html
+
+
+def test_pages_load_nothing_from_elsewhere(client: TestClient) -> None:
+    for path in ("/", "/editor", "/leaderboards/suite", "/id/model/small"):
+        response = client.get(path)
+        sources = re.findall(r'<(?:script|link)[^>]+(?:src|href)="([^"]+)"', response.text)
+        assert sources and all(s.startswith("http://testserver/") for s in sources), sources
+        assert "script-src 'self'" in response.headers["content-security-policy"]
+
+
+def test_assets_come_from_node_modules(client: TestClient, bare: TestClient) -> None:
+    if not (Path(__file__).resolve().parents[1] / "node_modules" / "@zazuko" / "yasgui").is_dir():
+        pytest.skip("node_modules is absent: run `npm ci` (.ci/run does)")
+    assert client.get("/assets/yasgui.min.js").status_code == 200
+    assert bare.get("/assets/yasgui.min.js").status_code == 404
+    assert client.get("/assets/package.json").status_code == 404  # only the listed files, never the folder
+
+
+def test_without_npm_assets_the_editor_is_a_plain_form_that_runs_queries(bare: TestClient) -> None:
+    html = bare.get("/editor").text
+    assert "yasgui.min.js" not in html and '<form id="plain-form"' in html
+    labels = "SELECT DISTINCT ?label WHERE { ?m a llmkg:Model ; rdfs:label ?label } ORDER BY ?label"
+    ran = bare.get("/editor", params={"query": sparql_prefixes() + labels})
+    assert ran.status_code == 200
+    assert "2 rows" in text(ran.text) and "Test Big" in ran.text and "Test Small" in ran.text
+
+
+def test_without_npm_assets_leaderboards_keep_their_tables(bare: TestClient) -> None:
+    html = bare.get("/leaderboards/suite").text
+    assert "<canvas" not in html and "80.25" in html and "npm ci" in html
+
+
+@pytest.mark.parametrize(("query", "status"), [("SELECT WHERE {", 400), ("CLEAR ALL", 403)])
+def test_plain_form_reports_bad_queries(bare: TestClient, query: str, status: int) -> None:
+    response = bare.get("/editor", params={"query": query})
+    assert response.status_code == status and 'class="error"' in response.text
+
+
+def test_conflicts_and_sources_pages(client: TestClient) -> None:
+    conflicts = text(client.get("/conflicts").text)
+    assert "Test Small" in conflicts and "total parameters" in conflicts
+    assert "Test blog post" in text(client.get("/sources").text)
+
+
+@pytest.mark.parametrize(
+    "path", ["/static/../pages.py", "/static/.hidden", "/static/nothing.css", "/leaderboards/none"]
+)
+def test_what_is_not_there_is_404(client: TestClient, path: str) -> None:
+    assert client.get(path).status_code == 404
+
+
+def test_home_page_answers_programs_with_json(client: TestClient) -> None:
+    response = client.get("/", headers={"Accept": "application/json"})
+    assert response.headers["content-type"] == "application/json" and response.headers["vary"] == "Accept"
+    assert response.json()["sparql"] == "http://testserver/sparql"
+    assert client.get("/", headers={"Accept": "*/*"}).headers["content-type"].startswith("text/html")

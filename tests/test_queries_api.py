@@ -1,0 +1,79 @@
+"""The catalogue over HTTP: list, show, run with parameters and content negotiation."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+
+from llmkg import catalog
+from llmkg.api import create_app
+from llmkg.build import Dataset, memory_store
+
+
+@pytest.fixture(scope="module")
+def client(dataset: Dataset) -> Iterator[TestClient]:
+    with TestClient(create_app(store=memory_store(dataset), version=dataset.version)) as test_client:
+        yield test_client
+
+
+def parametrised() -> catalog.SavedQuery:
+    return next(q for q in catalog.saved_queries() if q.params and not q.extra.get("service"))
+
+
+def test_list_has_every_saved_query(client: TestClient) -> None:
+    listed = client.get("/queries").json()
+    assert [q["id"] for q in listed] == [q.id for q in catalog.saved_queries()]
+    assert all(q["results"].endswith("/results") for q in listed)
+
+
+def test_show_gives_metadata_or_the_query_text(client: TestClient) -> None:
+    saved = parametrised()
+    assert client.get(f"/queries/{saved.id}").json()["query"] == saved.text
+    text = client.get(f"/queries/{saved.id}", headers={"Accept": "application/sparql-query"})
+    assert text.headers["content-type"].startswith("application/sparql-query") and text.text == saved.text
+
+
+def test_results_bind_parameters_like_the_cli(client: TestClient, dataset: Dataset) -> None:
+    saved = parametrised()
+    params = {p.name: p.example for p in saved.params}
+    response = client.get(f"/queries/{saved.id}/results", params=params, headers={"Accept": "text/csv"})
+    assert response.status_code == 200, response.text
+    got = list(csv.reader(io.StringIO(response.text)))
+    expected = catalog.run(saved, memory_store(dataset), params)
+    assert len(got) - 1 == len(list(expected))  # type: ignore[call-overload]
+
+
+def test_results_negotiate_json(client: TestClient) -> None:
+    saved = parametrised()
+    params = {p.name: p.example for p in saved.params}
+    body = client.get(f"/queries/{saved.id}/results", params={**params, "format": "json"})
+    assert "results" in json.loads(body.text) or "boolean" in json.loads(body.text)
+
+
+def test_unknown_query_and_parameter_are_clear_errors(client: TestClient) -> None:
+    assert client.get("/queries/999-nothing").status_code == 404
+    saved = parametrised()
+    bad = client.get(f"/queries/{saved.id}/results", params={"nosuch": "1"})
+    assert bad.status_code == 400 and "nosuch" in bad.text
+
+
+def test_jsonld_context_and_dcat_description_are_served(client: TestClient) -> None:
+    context = client.get("/context.jsonld")
+    assert context.status_code == 200 and "totalParameters" in context.json()["@context"]
+    dcat = client.get("/.well-known/dcat", headers={"Accept": "text/turtle"})
+    assert dcat.status_code == 200 and dcat.headers["content-type"].startswith("text/turtle")
+    assert "/dumps/llmkg.nq" in dcat.text
+    assert client.get("/.well-known/dcat", headers={"Accept": "image/png"}).status_code == 406
+
+
+def test_audit_page_and_json(client: TestClient) -> None:
+    page = client.get("/audit", headers={"Accept": "text/html"})
+    assert page.status_code == 200 and "Provenance audit" in page.text
+    assert '<strong id="unprovenanced">0</strong>' in page.text
+    report = client.get("/audit", headers={"Accept": "application/json"}).json()
+    assert report["unprovenanced"] == [] and report["sources"] and "conflicts" in report
