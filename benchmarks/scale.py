@@ -177,7 +177,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--sizes", default="100k,1M,10M", help="comma-separated quad counts (k, M suffixes)")
     parser.add_argument("--runs", type=int, default=5, help="runs per saved query (the median is reported)")
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds before a saved query is stopped")
-    parser.add_argument("--shacl", default="1M", help="sizes (comma-separated) at which to run SHACL validation")
+    parser.add_argument("--shacl", default="1M", help="sizes (comma-separated) at which to validate; '' for none")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/scale.json"))
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--work", type=Path, help=argparse.SUPPRESS)

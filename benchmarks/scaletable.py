@@ -57,14 +57,16 @@ def summary(results: list[dict[str, Any]], lookups: set[str]) -> list[str]:
     growth = last["quads"] / first["quads"]
 
     def ratios(names: set[str]) -> list[float]:
+        """Growth of each query's latency; one that timed out at the largest size counts as infinite."""
         pairs = [(first["queries"][q].get("ms"), last["queries"][q].get("ms")) for q in names if q in last["queries"]]
-        return [b / a for a, b in pairs if a and b]
+        return [b / a if b else float("inf") for a, b in pairs if a]
 
     lookup = ratios(lookups & set(first["queries"]))
     other = ratios(set(first["queries"]) - lookups)
     line = f"Graph {growth:,.0f}x larger: median lookup latency {statistics.median(lookup):,.1f}x" if lookup else ""
     if other:
         line += f", median latency of the other queries {statistics.median(other):,.1f}x"
+    line += " (a query stopped at the timeout counts as infinitely slower)"
     return [line + "."] if line else []
 
 
