@@ -24,6 +24,20 @@ EXPECTED: dict[str, tuple[str, ...]] = {
     "Metric": ("higherIsBetter",),
     "Licence": ("effectiveDate", "monthlyActiveUserThreshold"),
 }
+#: Predicates that describe graphs and source documents: what a report or a "why" answer reads.
+PROVENANCE_PREDICATES = frozenset(
+    {
+        DCTERMS + "title",
+        DCTERMS + "issued",
+        DCTERMS + "modified",
+        LLMKG + "version",
+        LLMKG + "evidence",
+        LLMKG + "party",
+        LLMKG + "retrievedOn",
+        LLMKG + "locator",
+        PROV + "wasDerivedFrom",
+    }
+)
 VOCABULARY_PREFIX = "https://w3id.org/llmkg/graph/"
 _VOCABULARY = tuple(VOCABULARY_PREFIX + f for f in ("ontology/", "shapes/", "queries"))
 
@@ -68,19 +82,8 @@ class Report:
 
 def _doc_properties(quads: list[ox.Quad]) -> dict[str, dict[str, str]]:
     props: dict[str, dict[str, str]] = defaultdict(dict)
-    wanted = {
-        DCTERMS + "title",
-        DCTERMS + "issued",
-        DCTERMS + "modified",
-        LLMKG + "version",
-        LLMKG + "evidence",
-        LLMKG + "party",
-        LLMKG + "retrievedOn",
-        LLMKG + "locator",
-        PROV + "wasDerivedFrom",
-    }
     for q in quads:
-        if text(q.predicate) in wanted:
+        if text(q.predicate) in PROVENANCE_PREDICATES:
             props[text(q.subject)][text(q.predicate)] = text(q.object)
     return props
 

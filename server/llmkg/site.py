@@ -21,8 +21,7 @@ import pyoxigraph as ox
 from llmkg import audit
 from llmkg.config import data_root
 from llmkg.linkeddata import IriMap
-from llmkg.namespaces import BASE, LLMKG, PREFERRED_GRAPH, PREFIXES, shorten, text
-from llmkg.provenance import DCTERMS, PROV
+from llmkg.namespaces import BASE, PREFERRED_GRAPH, PREFIXES, shorten, text
 from llmkg.sparql import check, syntax_error
 
 Term = ox.NamedNode | ox.BlankNode | ox.Literal
@@ -35,18 +34,8 @@ VENDOR_FILES = {
     "yasgui.min.css": "@zazuko/yasgui/build/yasgui.min.css",
     "chart.umd.min.js": "chart.js/dist/chart.umd.min.js",
 }
-#: Predicates why() reads to describe graphs and documents (see llmkg.audit).
-_META = {
-    DCTERMS + "title",
-    DCTERMS + "issued",
-    DCTERMS + "modified",
-    LLMKG + "version",
-    LLMKG + "evidence",
-    LLMKG + "party",
-    LLMKG + "retrievedOn",
-    LLMKG + "locator",
-    PROV + "wasDerivedFrom",
-}
+#: Predicates why() reads to describe graphs and documents.
+_META = audit.PROVENANCE_PREDICATES
 LABEL = PREFIXES["rdfs"] + "label"
 
 
