@@ -51,9 +51,10 @@ LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 #: Hard bounds whatever the arguments say.
 MAX_DURATION_S, MAX_CLIENTS, MAX_REQUESTS = 600.0, 200, 2_000_000
 LOOKUP = "SELECT ?p ?o WHERE { <https://w3id.org/llmkg/id/model/llama-4-scout> ?p ?o }"
-#: A cross product over the whole store that only counts (CPU), and one that sorts (memory).
+#: A cross product over the whole store that only counts (CPU), and one that sorts (memory). The count is a
+#: six-way product so that it outlasts any timeout even on a store of a few hundred quads.
 RUNAWAYS = (
-    "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i . ?j ?k ?l }",
+    "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i . ?j ?k ?l . ?m ?n0 ?o . ?p ?q ?r }",
     "SELECT * WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i } ORDER BY ?c ?f ?i LIMIT 1",
 )
 
