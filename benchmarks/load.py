@@ -309,7 +309,9 @@ async def _with_runaways(base: str, args: argparse.Namespace) -> tuple[Tally, di
 
     limits = httpx2.Limits(max_connections=args.runaways)
     async with httpx2.AsyncClient(base_url=base, timeout=args.timeout * 4, limits=limits) as client:
-        runaways = [asyncio.create_task(keep_running(client, RUNAWAYS[i % 2])) for i in range(args.runaways)]
+        # one text per runaway: the server runs a text asked by several clients at once only once
+        texts = [f"{RUNAWAYS[i % 2]} # runaway {i}" for i in range(args.runaways)]
+        runaways = [asyncio.create_task(keep_running(client, text)) for text in texts]
         await asyncio.sleep(0.5)  # let them start before the measured load
         simple = unique([LOOKUP], cold=True)
         tally = await drive(base, simple, clients=args.clients, duration_s=args.duration, max_requests=10**6)

@@ -217,6 +217,8 @@ def test_nothing_acceptable_gives_406(client: TestClient) -> None:
     problem(ask(client, COUNT_ALL, "text/turtle"), 406)  # a SELECT has no Turtle form
     problem(ask(client, LABELS, "text/csv"), 406)  # a CONSTRUCT has no CSV form
     problem(ask(client, COUNT_ALL, None, format="pdf"), 406)
+    for unreadable in ("/", "json/", "text/foo"):  # media types that match nothing are not ignored
+        problem(ask(client, COUNT_ALL, None, format=unreadable), 406)
 
 
 # --- self-description, dumps, graph store -------------------------------------------------------------

@@ -4,6 +4,7 @@ errors without traces, caching, ETags, CORS, security headers and request ids.
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import dataclasses
 import io
@@ -15,7 +16,8 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from llmkg import service
+from llmkg import service, worker
+from llmkg.sparql import REQUEST_ID, Job
 
 from .sparql_support import COUNT_ALL, G_MODELS, RUNAWAY, SETTINGS, ask, count, make_store, problem, serve
 
@@ -201,6 +203,54 @@ def test_repeated_queries_come_from_the_cache(client: TestClient, caplog: pytest
     assert records[-1]["path"] == "/sparql" and records[-1]["status"] == 200 and "ms" in records[-1]
 
 
+def test_a_burst_of_one_query_runs_it_once(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    endpoint = client.app.state.endpoint  # type: ignore[attr-defined]
+    submitted: list[str] = []
+    real_submit = endpoint.pool.submit
+
+    async def counting_submit(job: Job) -> object:
+        submitted.append(job.query)
+        return await real_submit(job)
+
+    monkeypatch.setattr(endpoint.pool, "submit", counting_submit)
+    query = "SELECT (COUNT(*) AS ?burst) WHERE { ?s ?p ?o . ?x ?y ?z }"
+    job = endpoint.job(query, accept="application/sparql-results+json")
+
+    async def burst() -> list[object]:
+        return await asyncio.gather(*(endpoint.query(job) for _ in range(6)))
+
+    answers = client.portal.call(burst)  # type: ignore[union-attr]
+    assert submitted == [query]
+    assert len({a.body for a in answers}) == 1 and sum(not a.cached for a in answers) == 1
+
+
+def test_a_failing_query_fails_every_request_that_shared_it(client: TestClient) -> None:
+    endpoint = client.app.state.endpoint  # type: ignore[attr-defined]
+    job = endpoint.job(RUNAWAY, accept="application/sparql-results+json")
+
+    async def burst() -> list[object]:
+        return await asyncio.gather(*(endpoint.query(job) for _ in range(3)), return_exceptions=True)
+
+    outcomes = client.portal.call(burst)  # type: ignore[union-attr]
+    assert [getattr(o, "status", None) for o in outcomes] == [503, 503, 503]
+
+
+def test_a_streamed_answer_is_cached_once_complete(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(service, "STREAM_AFTER", 256)  # so that this small store's answer streams
+    query = "SELECT ?s ?p ?o ?streamed WHERE { ?s ?p ?o }"
+    first, second = ask(client, query), ask(client, query)
+    assert first.status_code == second.status_code == 200 and first.content == second.content
+    assert "content-length" not in first.headers and second.headers["content-length"] == str(len(second.content))
+
+
+def test_the_cache_is_bounded_in_bytes() -> None:
+    cache = service.ResultCache(entries=100, max_bytes=1000, max_entry_bytes=600)
+    for key in "abc":
+        cache.put(key, ("text/csv", b"x" * 400))
+    cache.put("big", ("text/csv", b"x" * 700))  # larger than an entry may be: not kept
+    assert [k for k in "abc" if cache.get(k)] == ["b", "c"] and cache.get("big") is None
+
+
 def test_cors_and_security_headers(client: TestClient) -> None:
     response = client.get("/sparql", params={"query": COUNT_ALL}, headers={"Origin": "https://yasgui.example"})
     assert response.headers["access-control-allow-origin"] == "*"
@@ -216,6 +266,19 @@ def test_cors_and_security_headers(client: TestClient) -> None:
     )
     assert preflight.status_code == 200
     assert "POST" in preflight.headers["access-control-allow-methods"]
+
+
+def test_a_worker_failure_is_logged_with_its_request_id(caplog: pytest.LogCaptureFixture) -> None:
+    """A job made while a request is served carries its id to the worker process (through the frame)."""
+    token = REQUEST_ID.set("req-42")
+    try:
+        job = Job.from_dict(json.loads(json.dumps(Job(query="ASK {}").to_dict())))
+    finally:
+        REQUEST_ID.reset(token)
+    assert job.request_id == "req-42" and Job(query="ASK {}").request_id == ""
+    with caplog.at_level(logging.WARNING, logger="llmkg.workers"):
+        assert worker._failure(RuntimeError("engine broke"), None, job.request_id).status == 500
+    assert "req-42" in caplog.text and "engine broke" in caplog.text
 
 
 def test_request_ids(client: TestClient) -> None:

@@ -32,6 +32,7 @@ class ServerSettings:
     max_request_bytes: int = 1_000_000
     max_result_rows: int = 100_000
     cache_entries: int = 256
+    cache_mb: int = 64
     service_allowlist: tuple[str, ...] = ()
     public_base: str = "https://w3id.org/llmkg/"
     workers: int = 4
@@ -47,6 +48,7 @@ class ServerSettings:
             max_request_bytes=int(env.get("LLMKG_MAX_REQUEST_BYTES", cls.max_request_bytes)),
             max_result_rows=int(env.get("LLMKG_MAX_RESULT_ROWS", cls.max_result_rows)),
             cache_entries=int(env.get("LLMKG_CACHE_ENTRIES", cls.cache_entries)),
+            cache_mb=int(env.get("LLMKG_CACHE_MB", cls.cache_mb)),
             service_allowlist=tuple(u for u in allow.split() if u),
             public_base=env.get("LLMKG_PUBLIC_BASE", cls.public_base),
             workers=int(env.get("LLMKG_WORKERS", cls.workers)),

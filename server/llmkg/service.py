@@ -58,11 +58,17 @@ class StreamedAnswer:
 
 
 class ResultCache:
-    """A bounded LRU of whole answers; the data never changes while served, so nothing expires."""
+    """A bounded LRU of whole answers; the data never changes while served, so nothing expires.
 
-    def __init__(self, entries: int, max_entry_bytes: int = STREAM_AFTER) -> None:
-        self.entries, self.max_entry_bytes = entries, max_entry_bytes
+    Bounded by entries and by bytes, so that answers larger than the whole-body limit (which stream)
+    can be kept too: under load the same large saved query is asked again and again.
+    """
+
+    def __init__(self, entries: int, max_bytes: int = 64 << 20, max_entry_bytes: int = 8 << 20) -> None:
+        self.entries, self.max_bytes = entries, max_bytes
+        self.max_entry_bytes = min(max_entry_bytes, max_bytes)
         self._items: OrderedDict[str, tuple[str, bytes]] = OrderedDict()
+        self._bytes = 0
         self._lock = threading.Lock()
 
     def get(self, key: str) -> tuple[str, bytes] | None:
@@ -75,10 +81,11 @@ class ResultCache:
         if self.entries <= 0 or len(value[1]) > self.max_entry_bytes:
             return
         with self._lock:
+            old = self._items.pop(key, None)
+            self._bytes += len(value[1]) - (len(old[1]) if old else 0)
             self._items[key] = value
-            self._items.move_to_end(key)
-            while len(self._items) > self.entries:
-                self._items.popitem(last=False)
+            while len(self._items) > self.entries or self._bytes > self.max_bytes:
+                self._bytes -= len(self._items.popitem(last=False)[1][1])
 
 
 def content_type(media_type: str) -> str:
@@ -98,7 +105,8 @@ class Endpoint:
             network=bool(settings.service_allowlist),
         )
         self.pool = pool_for(source, size=settings.workers, limits=limits)
-        self.cache = ResultCache(settings.cache_entries)
+        self.cache = ResultCache(settings.cache_entries, max_bytes=settings.cache_mb << 20)
+        self._running: dict[str, asyncio.Future[Answer | None]] = {}  # answers being computed, by job key
         self._lock = threading.Lock()
         self._stats: describe.Statistics | None = None
         self._dump_dir: Path | None = None  # made on the first dump request
@@ -168,11 +176,48 @@ class Endpoint:
             return asyncio.run(whole())
 
     async def query(self, job: Job) -> Answer | StreamedAnswer:
-        """Run ``job`` in a worker; small answers come whole and are cached, large ones stream."""
-        key, started = job_key(job), time.perf_counter()
+        """Run ``job`` in a worker; small answers come whole, large ones stream; both are cached.
+
+        A job already running for another request is not run again: the later request waits for its
+        answer (when that answer comes whole), so a burst of one query costs one worker, not many.
+        """
+        key = job_key(job)
         hit = self.cache.get(key)
         if hit is not None:
             return Answer(content_type(hit[0]), body=hit[1], cached=True)
+        shared = await self._answer_of_running(key)
+        if shared is not None:
+            return shared
+        leader: asyncio.Future[Answer | None] = asyncio.get_running_loop().create_future()
+        self._running[key] = leader
+        try:
+            answer = await self._run(job, key)
+            leader.set_result(answer if isinstance(answer, Answer) else None)
+            return answer
+        except QueryError as error:
+            leader.set_exception(error)
+            leader.exception()  # retrieved here, so asyncio logs nothing when no other request waited
+            raise
+        finally:
+            self._running.pop(key, None)
+            if not leader.done():
+                leader.cancel()  # this request was cancelled: the waiting ones run the query themselves
+
+    async def _answer_of_running(self, key: str) -> Answer | None:
+        """The answer of the same job running for another request, or None when there is none to share."""
+        running = self._running.get(key)
+        if running is None or running.get_loop() is not asyncio.get_running_loop():
+            return None
+        try:
+            answer = await asyncio.shield(running)
+        except asyncio.CancelledError:
+            if not running.cancelled():
+                raise  # this request itself was cancelled
+            return None
+        return None if answer is None else Answer(answer.content_type, body=answer.body, cached=True)
+
+    async def _run(self, job: Job, key: str) -> Answer | StreamedAnswer:
+        started = time.perf_counter()
         reply = await self.pool.submit(job)
         chunks, head, size = reply.chunks(), [], 0
         async for chunk in chunks:
@@ -180,10 +225,25 @@ class Endpoint:
             size += len(chunk)
             if size > STREAM_AFTER:
                 elapsed = (time.perf_counter() - started) * 1000
-                return StreamedAnswer(content_type(reply.media_type), stream=_chain(head, chunks), query_ms=elapsed)
+                stream = self._kept(key, reply.media_type, _chain(head, chunks))
+                return StreamedAnswer(content_type(reply.media_type), stream=stream, query_ms=elapsed)
         body = b"".join(head)
         self.cache.put(key, (reply.media_type, body))
         return Answer(content_type(reply.media_type), body=body, query_ms=(time.perf_counter() - started) * 1000)
+
+    async def _kept(self, key: str, media_type: str, stream: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+        """Pass a streamed answer on, keeping a copy for the cache while it fits."""
+        kept: list[bytes] | None = []
+        size = 0
+        async for chunk in stream:
+            size += len(chunk)
+            if size > self.cache.max_entry_bytes:
+                kept = None
+            elif kept is not None:
+                kept.append(chunk)
+            yield chunk
+        if kept is not None:  # only a complete answer is cached
+            self.cache.put(key, (media_type, b"".join(kept)))
 
     def statistics(self) -> describe.Statistics:
         with self._lock:
@@ -240,7 +300,8 @@ async def _chain(head: list[bytes], rest: AsyncIterator[bytes]) -> AsyncIterator
 
 
 def job_key(job: Job) -> str:
-    return json.dumps(job.to_dict(), sort_keys=True)
+    """What the answer depends on: everything but the request that asks."""
+    return json.dumps({**job.to_dict(), "request_id": None}, sort_keys=True)
 
 
 def _graph_iri(value: str) -> ox.NamedNode:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING, Any
 
@@ -148,7 +149,7 @@ def _score(fmt: Format, ranges: list[Any]) -> tuple[float, float, bool]:
 
 def _by_format_param(value: str, formats: Sequence[Format]) -> Format | None:
     if "/" in value:  # one or more media types, as some clients send: read it like an Accept header
-        return negotiate(value, None, formats)
+        return negotiate(value, None, formats) if _parse_accept(value) else None
     results_key, graph_key = _SHARED_KEYS.get(value, (value, value))
     wanted = results_key if isinstance(formats[0].native, ox.QueryResultsFormat) else graph_key
     for fmt in formats:
@@ -170,6 +171,10 @@ def _parse_accept(accept: str) -> list[Any]:
     return ranges
 
 
+#: The id of the HTTP request being served (set by the web layer); "" outside a request.
+REQUEST_ID: ContextVar[str] = ContextVar("llmkg_request_id", default="")
+
+
 @dataclass(frozen=True)
 class Job:
     """One query to run: its text, its RDF dataset and the formats it may be answered in.
@@ -188,6 +193,8 @@ class Job:
     #: Saved-query parameters: (variable, "iri" | "literal", value, datatype IRI or ""), bound by the
     #: engine's substitutions at execution, never spliced into the text.
     bindings: tuple[tuple[str, str, str, str], ...] = ()
+    #: The HTTP request this job answers, so a worker's log lines can be matched with the access log.
+    request_id: str = field(default_factory=lambda: REQUEST_ID.get())
 
     def substitutions(self) -> dict[ox.Variable, ox.NamedNode | ox.BlankNode | ox.Literal | ox.Triple]:
         return {
@@ -216,6 +223,7 @@ class Job:
             "results_type": self.results_type,
             "graph_type": self.graph_type,
             "bindings": [list(b) for b in self.bindings],
+            "request_id": self.request_id,
         }
 
     @classmethod

@@ -24,7 +24,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from llmkg.sparql import QueryError
+from llmkg.sparql import REQUEST_ID, QueryError
 
 access_log = logging.getLogger("llmkg.access")
 log = logging.getLogger("llmkg.web")
@@ -58,6 +58,7 @@ class RequestContext:
         rid = _request_id(scope)
         state = scope.setdefault("state", {})
         state["request_id"] = rid
+        REQUEST_ID.set(rid)  # read by the query jobs this request makes, for the workers' log lines
         seen: dict[str, Any] = {"status": 0, "bytes": 0, "started": time.perf_counter()}
 
         async def send_with_headers(message: Message) -> None:

@@ -132,10 +132,10 @@ def answer(sock: socket.socket, store: ox.Store, job: Job, max_bytes: int) -> No
     except (OSError, ValueError, RuntimeError) as error:
         if isinstance(error, (BrokenPipeError, ConnectionError)):
             raise
-        send_frame(sock, b"X", json.dumps(_failure(error, fmt).to_dict()).encode())
+        send_frame(sock, b"X", json.dumps(_failure(error, fmt, job.request_id).to_dict()).encode())
 
 
-def _failure(error: Exception, fmt: Format | None) -> QueryError:
+def _failure(error: Exception, fmt: Format | None, request_id: str) -> QueryError:
     """A format that cannot write this result (JSON-LD and RDF 1.2 triple terms) is the client's
     choice, a 406 that names formats that can; any other engine failure is ours, a 500 in the log.
     """
@@ -144,7 +144,7 @@ def _failure(error: Exception, fmt: Format | None) -> QueryError:
         return QueryError(
             406, "Not Acceptable", f"{fmt.media_type} cannot express this result ({error}); ask for {better}"
         )
-    log.warning("query failed: %s", error)
+    log.warning("query failed in request %s: %s", request_id or "-", error)
     return QueryError(500, "Query failed", "the query could not be evaluated")
 
 
