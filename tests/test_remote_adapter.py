@@ -9,7 +9,7 @@ import pytest
 
 from llmkg.backend import Backend, as_query_error
 from llmkg.bindings import BindingError, with_bindings
-from llmkg.remote import RemoteError, is_distinct, parse_auth
+from llmkg.remote import RemoteError, is_distinct, parse_auth, scope_graph_variables
 from llmkg.results import read_result
 
 X = {ox.Variable("x"): ox.NamedNode("http://example.org/x")}
@@ -92,3 +92,32 @@ def test_engine_failures_become_endpoint_errors() -> None:
 def test_both_stores_are_backends() -> None:
     assert isinstance(ox.Store(), Backend)
     assert parse_auth("dba:secret:with:colons") == ("dba", "secret:with:colons") and parse_auth(None) is None
+
+
+KEPT = "http://example.org/kept/"
+
+
+def test_graph_variables_see_only_the_datasets_graphs() -> None:
+    """Virtuoso keeps graphs of its own; GRAPH ?var is narrowed to llmkg's, a graph named outright is not."""
+    store = ox.Store()
+    for graph in (KEPT + "1", KEPT + "2", "http://example.org/engine-own"):
+        s, p = ox.NamedNode("http://example.org/s"), ox.NamedNode("http://example.org/p")
+        store.add(ox.Quad(s, p, ox.Literal("o"), ox.NamedNode(graph)))
+    listing = scope_graph_variables("SELECT DISTINCT ?g WHERE { GRAPH ?g { ?s ?p ?o } }", KEPT)
+    assert {row["g"].value for row in store.query(listing)} == {KEPT + "1", KEPT + "2"}  # type: ignore[union-attr]
+    named = "ASK { GRAPH <http://example.org/engine-own> { ?s ?p ?o } }"
+    assert scope_graph_variables(named, KEPT) == named
+
+
+@pytest.mark.parametrize(
+    ("query", "narrowed"),
+    [
+        ("SELECT * WHERE { GRAPH ?g { ?s ?p ?o GRAPH $h { ?s ?p ?o } }GRAPH ?k { ?s ?p ?o } }", 3),
+        ('SELECT * WHERE { ?s ?p "GRAPH ?x {" . # GRAPH ?y {\n OPTIONAL { GRAPH ?g { ?s ?p "}" } } }', 1),
+        ("ASK { FILTER EXISTS { GRAPH ?g { } } GRAPH <http://example.org/x> { ?s ?p ?o } }", 1),
+    ],
+)
+def test_the_graph_rewrite_leaves_a_query_that_parses(query: str, narrowed: int) -> None:
+    scoped = scope_graph_variables(query, KEPT)
+    ox.Store().query(scoped)
+    assert scoped.count("FILTER(STRSTARTS(STR(") == narrowed, scoped

@@ -7,7 +7,10 @@ booleans, graphs, the Graph Store read side, saved queries with parameters, erro
 
 from __future__ import annotations
 
+import gc
+import sys
 from collections.abc import Iterator
+from dataclasses import replace
 
 import pyoxigraph as ox
 import pytest
@@ -122,3 +125,23 @@ def test_data_version_survives_the_round_trip(remote: TestClient, embedded: Test
         assert got.split("+")[0] == want.split("+")[0]
     else:
         assert got == want
+
+
+@pytest.mark.parametrize("name", ENGINES)
+def test_results_are_freed_on_the_thread_that_read_them(
+    name: str, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """pyoxigraph reports (and leaks) a QuerySolutions dropped on another thread than the one that made it.
+
+    A 406 (no format for the result) or a 422 (result too large) is raised while the result is alive,
+    on the query thread; the error must not carry it to the event loop's thread.
+    """
+    engine: Engine = request.getfixturevalue(f"{name}_engine")
+    reported: list[str] = []
+    monkeypatch.setattr(sys, "unraisablehook", lambda u: reported.append(f"{u.exc_value}"))
+    settings = replace(SETTINGS, max_result_bytes=2000)
+    with TestClient(create_app(store=engine.store(), settings=settings, version="test")) as client:
+        assert client.get("/sparql", params={"query": MODELS}, headers={"Accept": "text/turtle"}).status_code == 406
+        assert client.get("/sparql", params={"query": MODELS}, headers={"Accept": "text/csv"}).status_code == 422
+        gc.collect()
+    assert reported == []

@@ -25,6 +25,7 @@ import anyio.to_thread
 import pyoxigraph as ox
 
 from llmkg.remote import RemoteError, RemoteStore
+from llmkg.results import without_frames
 from llmkg.sparql import Job, QueryError, run
 from llmkg.worker import CHUNK, Limits
 from llmkg.workers import WorkerPool
@@ -103,8 +104,21 @@ class RemotePool:
         return RemoteReply(media_type, body)
 
     def _answer(self, job: Job) -> tuple[str, bytes]:
+        """The job's answer as bytes: the result never leaves this thread (see results.without_frames)."""
         with self._lock:
             self._busy += 1
+        try:
+            return self._write(job)
+        except BaseException as error:
+            # A 406 or 422 is raised while the result is alive in the frames below, and the exception
+            # goes on to the event loop's thread: let go of the result here, where it was made.
+            without_frames(error, keep_text=not isinstance(error, QueryError))
+            raise
+        finally:
+            with self._lock:
+                self._busy -= 1
+
+    def _write(self, job: Job) -> tuple[str, bytes]:
         try:
             fmt, write = run(self.store, job)
             out = _Limited(self.limits.max_result_bytes)
@@ -112,9 +126,8 @@ class RemotePool:
             return fmt.media_type, out.getvalue()
         except RemoteError as error:
             raise as_query_error(error, self.limits.timeout_s) from None
-        finally:
-            with self._lock:
-                self._busy -= 1
+        except SyntaxError as error:  # results are parsed as they are written: a row the engine garbled
+            raise as_query_error(RemoteError(200, f"unreadable answer: {error}", self.store.endpoint), 0) from None
 
 
 class RemoteReply:

@@ -19,6 +19,7 @@ True
 from __future__ import annotations
 
 import json
+import traceback
 from typing import Any
 
 import pyoxigraph as ox
@@ -58,6 +59,29 @@ def read_result(body: bytes, media_type: str, *, ask: bool, distinct: bool = Fal
     graph = ox.Store()
     graph.bulk_extend(ox.Quad(t.subject, t.predicate, _canonical(t.object)) for t in ox.parse(body, rdf_format))
     return graph.query("CONSTRUCT WHERE { ?s ?p ?o }")
+
+
+def without_frames(error: BaseException, *, keep_text: bool = True) -> BaseException:
+    """``error``, and the exceptions it chains, with no traceback: its text, if ``keep_text``, becomes a note.
+
+    ``QuerySolutions`` and ``QueryTriples`` belong to the thread that made them (pyoxigraph declares
+    them unsendable): dropped on another thread, they are leaked and reported. An exception raised
+    while one is alive keeps it through its traceback, in a frame's locals or in the closure of the
+    function a frame runs (which ``frame.clear()`` leaves), and the remote backend's exceptions cross
+    from the query thread to the event loop's. Call this on the query thread before they go.
+    """
+    seen: set[int] = set()
+    pending: list[BaseException | None] = [error]
+    while pending:
+        current = pending.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if keep_text and current.__traceback__ is not None:
+            current.add_note("On the query thread:\n" + "".join(traceback.format_tb(current.__traceback__)).rstrip())
+        current.__traceback__ = None
+        pending += [current.__cause__, current.__context__]
+    return error
 
 
 def _canonical_json(body: bytes, *, distinct: bool) -> bytes:
