@@ -235,6 +235,31 @@ def test_a_failing_query_fails_every_request_that_shared_it(client: TestClient) 
     assert [getattr(o, "status", None) for o in outcomes] == [503, 503, 503]
 
 
+def test_a_cancelled_request_leaves_the_waiting_ones_to_run_it(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    endpoint = client.app.state.endpoint  # type: ignore[attr-defined]
+    real_submit = endpoint.pool.submit
+
+    async def slow_submit(job: Job) -> object:
+        await asyncio.sleep(0.3)  # long enough for a second request to come and wait
+        return await real_submit(job)
+
+    monkeypatch.setattr(endpoint.pool, "submit", slow_submit)
+    job = endpoint.job("SELECT (COUNT(*) AS ?cancelled) WHERE { ?s ?p ?o }", accept="application/sparql-results+json")
+
+    async def leader_cancelled() -> object:
+        leader = asyncio.ensure_future(endpoint.query(job))
+        await asyncio.sleep(0.05)
+        waiting = asyncio.ensure_future(endpoint.query(job))
+        await asyncio.sleep(0.05)
+        leader.cancel()
+        return await waiting
+
+    answer = client.portal.call(leader_cancelled)  # type: ignore[union-attr]
+    assert json.loads(answer.body)["head"]["vars"] == ["cancelled"] and not answer.cached
+
+
 def test_a_streamed_answer_is_cached_once_complete(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(service, "STREAM_AFTER", 256)  # so that this small store's answer streams
     query = "SELECT ?s ?p ?o ?streamed WHERE { ?s ?p ?o }"
