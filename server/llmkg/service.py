@@ -233,7 +233,7 @@ class Endpoint:
 
     async def _kept(self, key: str, media_type: str, stream: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
         """Pass a streamed answer on, keeping a copy for the cache while it fits."""
-        kept: list[bytes] | None = []
+        kept: list[bytes] | None = [] if self.cache.entries > 0 else None
         size = 0
         async for chunk in stream:
             size += len(chunk)
