@@ -111,3 +111,38 @@ def test_unknown_parameter_is_a_clear_error() -> None:
 def test_cli_lists_every_saved_query() -> None:
     result = runner.invoke(app, ["queries"])
     assert result.exit_code == 0 and f"{len(EXAMPLES)} saved queries" in result.output
+
+
+PARAMETERISED = [p for p in EXAMPLES if catalog.load_query(p).params and not catalog.load_query(p).extra.get("service")]
+
+
+@pytest.mark.parametrize("path", PARAMETERISED, ids=lambda p: p.stem)
+def test_the_planner_hint_changes_no_answer(path: Path, store: ox.Store) -> None:
+    """The VALUES block `catalog.anchored` adds for speed gives the answer the substitutions alone give."""
+    query = catalog.load_query(path)
+    terms = catalog.bind(query, {p.name: p.example for p in query.params})
+    anchored = catalog.anchored(query.text, terms)
+    assert (anchored != query.text) == any(isinstance(t, ox.NamedNode) for t in terms.values())
+    plain = store.query(query.text, use_default_graph_as_union=True, substitutions=terms)
+    hinted = store.query(anchored, use_default_graph_as_union=True, substitutions=terms)
+    if isinstance(plain, ox.QueryBoolean):
+        assert bool(plain) == bool(hinted)
+    else:
+        assert sorted(rows(plain)) == sorted(rows(hinted))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("text", "inside"),
+    [
+        ('SELECT (COUNT(*) AS ?n) WHERE { ?s ?p "{ not this" }', ' ?s ?p "{ not this" }'),
+        ("PREFIX x: <http://e/> ASK { ?s x:p '{' }", " ?s x:p '{' }"),
+        ("CONSTRUCT { ?s ?p ?o } { ?s ?p ?o . # { }\n}", " ?s ?p ?o . # { }\n}"),
+        ("CONSTRUCT WHERE { ?s ?p ?o }", " ?s ?p ?o }"),
+        ("SELECT * { { SELECT ?s WHERE { ?s ?p ?o } } }", " { SELECT ?s WHERE { ?s ?p ?o } } }"),
+    ],
+)
+def test_where_clause_is_found_past_strings_comments_and_iris(text: str, inside: str) -> None:
+    from llmkg.sparqltext import where_start
+
+    at = where_start(text)
+    assert at is not None and text[at:] == inside

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import pyoxigraph as ox
 import yaml
 
+from llmkg import sparqltext
 from llmkg.config import data_root
 from llmkg.namespaces import LLMKG, QUERIES_GRAPH, QUERY
 
@@ -216,6 +217,20 @@ def _term(param: Param, value: str) -> ox.NamedNode | ox.Literal:
     return ox.Literal(value)
 
 
+def anchored(text: str, terms: dict[ox.Variable, ox.NamedNode | ox.BlankNode | ox.Literal | ox.Triple]) -> str:
+    """``text`` with a ``VALUES`` block for each IRI parameter at the head of its WHERE clause.
+
+    The parameters are bound by the engine's substitutions all the same; the block only tells the
+    planner where to start. pyoxigraph plans a substituted variable as if it were unbound (a property
+    path from it walks every node), so lookups ran 2x to 1,800x slower on a 1M-quad graph (010, 033,
+    044); with the block, same answers. Literal parameters are left out: for 037 the block made it slower.
+    """
+    at = sparqltext.where_start(text)
+    iris = [f"VALUES {var} {{ {term} }}" for var, term in terms.items() if isinstance(term, ox.NamedNode)]
+    return text if at is None or not iris else f"{text[:at]} {' '.join(iris)} {text[at:]}"
+
+
 def run(query: SavedQuery, store: Backend, given: dict[str, str] | None = None) -> object:
     """Execute a saved query over the union of all graphs, with its parameters bound."""
-    return store.query(query.text, use_default_graph_as_union=True, substitutions=bind(query, given or {}))
+    terms = bind(query, given or {})
+    return store.query(anchored(query.text, terms), use_default_graph_as_union=True, substitutions=terms)

@@ -60,7 +60,9 @@ async def run_query(request: Request, query_id: str) -> Response:
         raise QueryError(400, "Bad parameter", str(error)) from None
     endpoint = request.app.state.endpoint
     job = endpoint.job(
-        saved.text, accept=request.headers.get("accept"), format_param=request.query_params.get("format")
+        catalog.anchored(saved.text, terms),
+        accept=request.headers.get("accept"),
+        format_param=request.query_params.get("format"),
     )
     bindings = tuple(
         (

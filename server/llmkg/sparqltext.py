@@ -82,6 +82,37 @@ def inspect(text: str) -> QueryShape:
     return QueryShape(form=form, has_dataset_clause="FROM" in words, services=tuple(services), depth=_depth(toks))
 
 
+def where_start(text: str) -> int | None:
+    """The offset just inside the brace that opens a query's WHERE clause, or None if it has none.
+
+    >>> text = 'SELECT (COUNT(*) AS ?n) WHERE { ?s ?p "{" }'
+    >>> text[where_start(text):]
+    ' ?s ?p "{" }'
+    >>> text = 'CONSTRUCT { ?s ?p ?o } { ?s ?p ?o }'
+    >>> where_start(text)
+    24
+    >>> where_start("DESCRIBE <x:y>") is None
+    True
+    """
+    form, depth, where, braces = "", 0, False, 0
+    for match in _TOKEN.finditer(text):
+        kind, value = match.lastgroup, match.group()
+        if kind == "word" and depth == 0:
+            word = value.upper()
+            form = form or ("" if word in ("PREFIX", "BASE") else word)
+            where = where or word == "WHERE"
+        elif kind == "other" and value in "({[":
+            if value == "{" and depth == 0:
+                braces += 1
+                # the group after WHERE; without the keyword, SELECT/ASK's first group, CONSTRUCT's second
+                if where or (form in ("SELECT", "ASK") and braces == 1) or (form == "CONSTRUCT" and braces == 2):
+                    return match.end()
+            depth += 1
+        elif kind == "other" and value in ")}]":
+            depth -= 1
+    return None
+
+
 def _depth(toks: list[tuple[str, str]]) -> int:
     deepest = level = 0
     for kind, value in toks:
