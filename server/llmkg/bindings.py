@@ -20,7 +20,7 @@ from collections.abc import Mapping
 
 import pyoxigraph as ox
 
-from llmkg.sparqltext import _TOKEN
+from llmkg.sparqltext import spans
 
 Term = ox.NamedNode | ox.BlankNode | ox.Literal | ox.Triple
 Substitutions = Mapping[ox.Variable, Term]
@@ -49,10 +49,9 @@ def outer_group(text: str) -> int:
     first brace; in a CONSTRUCT it is the first brace after ``WHERE`` (or after the template).
     """
     marks: list[tuple[str, int]] = []  # keywords, and braces with their offsets
-    for match in _TOKEN.finditer(text):
-        kind, value = match.lastgroup, match.group()
+    for kind, value, _, end in spans(text):
         if kind == "word" or (kind == "other" and value in "{}"):
-            marks.append((value.upper(), match.end()))
+            marks.append((value.upper(), end))
     words = [w for w, _ in marks]
     if "CONSTRUCT" not in words:
         return _first_brace(marks)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import pyoxigraph as ox
 import yaml
 
-from llmkg import sparqltext
+from llmkg import bindings
 from llmkg.config import data_root
 from llmkg.namespaces import LLMKG, QUERIES_GRAPH, QUERY
 
@@ -225,9 +225,12 @@ def anchored(text: str, terms: dict[ox.Variable, ox.NamedNode | ox.BlankNode | o
     path from it walks every node), so lookups ran 2x to 1,800x slower on a 1M-quad graph (010, 033,
     044); with the block, same answers. Literal parameters are left out: for 037 the block made it slower.
     """
-    at = sparqltext.where_start(text)
     iris = [f"VALUES {var} {{ {term} }}" for var, term in terms.items() if isinstance(term, ox.NamedNode)]
-    return text if at is None or not iris else f"{text[:at]} {' '.join(iris)} {text[at:]}"
+    try:
+        at = bindings.outer_group(text)
+    except bindings.BindingError:  # no group to put it in (CONSTRUCT WHERE): the substitutions suffice
+        return text
+    return f"{text[:at]} {' '.join(iris)} {text[at:]}" if iris else text
 
 
 def run(query: SavedQuery, store: Backend, given: dict[str, str] | None = None) -> object:

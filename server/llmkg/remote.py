@@ -35,7 +35,7 @@ import pyoxigraph as ox
 from llmkg.bindings import Substitutions, Term, with_bindings
 from llmkg.namespaces import GRAPH
 from llmkg.results import QueryResult, UnreadableAnswer, read_result, without_frames
-from llmkg.sparqltext import _TOKEN, inspect, tokens
+from llmkg.sparqltext import inspect, spans, tokens
 
 GraphName = ox.NamedNode | ox.BlankNode | ox.DefaultGraph
 RESULTS_JSON = "application/sparql-results+json"
@@ -274,8 +274,7 @@ def scope_graph_variables(text: str, prefix: str) -> str:
     >>> scope_graph_variables('SELECT ?g { GRAPH ?g { ?s ?p "}" } }', "http://x/")
     'SELECT ?g { { GRAPH ?g { ?s ?p "}" } FILTER(STRSTARTS(STR(?g), "http://x/")) } }'
     """
-    marks = [(m.lastgroup, m.group(), m.start(), m.end()) for m in _TOKEN.finditer(text)]
-    marks = [m for m in marks if m[0] not in ("space", "comment")]
+    marks = spans(text)
     inserts: list[tuple[int, str]] = []
     for i, (kind, value, start, _) in enumerate(marks[:-2]):
         if kind != "word" or value.upper() != "GRAPH" or marks[i + 1][0] != "var" or marks[i + 2][1] != "{":

@@ -60,14 +60,19 @@ class QueryShape:
         return self.form in UPDATE_FORMS
 
 
-def tokens(text: str) -> list[tuple[str, str]]:
-    """The significant tokens of ``text`` as (kind, text); spaces and comments are dropped."""
+def spans(text: str) -> list[tuple[str, str, int, int]]:
+    """The significant tokens of ``text`` as (kind, text, start, end); spaces and comments are dropped."""
     found = []
     for match in _TOKEN.finditer(text):
         kind = match.lastgroup or "other"
         if kind not in ("space", "comment"):
-            found.append((kind, match.group()))
+            found.append((kind, match.group(), match.start(), match.end()))
     return found
+
+
+def tokens(text: str) -> list[tuple[str, str]]:
+    """The significant tokens of ``text`` as (kind, text); spaces and comments are dropped."""
+    return [(kind, value) for kind, value, _, _ in spans(text)]
 
 
 def inspect(text: str) -> QueryShape:
@@ -80,37 +85,6 @@ def inspect(text: str) -> QueryShape:
         if word == "SERVICE":
             services.append(_endpoint(toks, words, index + 1))
     return QueryShape(form=form, has_dataset_clause="FROM" in words, services=tuple(services), depth=_depth(toks))
-
-
-def where_start(text: str) -> int | None:
-    """The offset just inside the brace that opens a query's WHERE clause, or None if it has none.
-
-    >>> text = 'SELECT (COUNT(*) AS ?n) WHERE { ?s ?p "{" }'
-    >>> text[where_start(text):]
-    ' ?s ?p "{" }'
-    >>> text = 'CONSTRUCT { ?s ?p ?o } { ?s ?p ?o }'
-    >>> where_start(text)
-    24
-    >>> where_start("DESCRIBE <x:y>") is None
-    True
-    """
-    form, depth, where, braces = "", 0, False, 0
-    for match in _TOKEN.finditer(text):
-        kind, value = match.lastgroup, match.group()
-        if kind == "word" and depth == 0:
-            word = value.upper()
-            form = form or ("" if word in ("PREFIX", "BASE") else word)
-            where = where or word == "WHERE"
-        elif kind == "other" and value in "({[":
-            if value == "{" and depth == 0:
-                braces += 1
-                # the group after WHERE; without the keyword, SELECT/ASK's first group, CONSTRUCT's second
-                if where or (form in ("SELECT", "ASK") and braces == 1) or (form == "CONSTRUCT" and braces == 2):
-                    return match.end()
-            depth += 1
-        elif kind == "other" and value in ")}]":
-            depth -= 1
-    return None
 
 
 def _depth(toks: list[tuple[str, str]]) -> int:
