@@ -97,7 +97,8 @@ async def sparql_get(
     params = QueryParams.from_multi(url_params(request))
     if params.query is None:
         return await _service_description(request, endpoint, params.format)
-    return await _respond(request, endpoint, _job(request, endpoint, params), conditional=True)
+    job = await run_in_threadpool(_job, request, endpoint, params)  # reading the text: never on the event loop
+    return await _respond(request, endpoint, job, conditional=True)
 
 
 @router.post("/sparql", openapi_extra=POST_BODY)
@@ -106,7 +107,8 @@ async def sparql_post(request: Request, endpoint: EndpointDep) -> Response:
     params = await post_params(request, endpoint.settings.max_request_bytes)
     if params.query is None:
         raise QueryError(400, "Invalid request", "the form has no query parameter")
-    return await _respond(request, endpoint, _job(request, endpoint, params), conditional=False)
+    job = await run_in_threadpool(_job, request, endpoint, params)
+    return await _respond(request, endpoint, job, conditional=False)
 
 
 @router.api_route("/sparql", methods=["PUT", "DELETE", "PATCH"], include_in_schema=False)

@@ -167,11 +167,13 @@ def _timeout(seconds: float) -> QueryError:
     return QueryError(503, "Query timeout", f"the query ran longer than {seconds:g} s and was stopped")
 
 
-def pool_for(source: Source, *, size: int, limits: Limits) -> WorkerPool | RemotePool:
+def pool_for(
+    source: Source, *, size: int, limits: Limits, allowlist: tuple[str, ...] = ()
+) -> WorkerPool | RemotePool:
     """Worker processes for the embedded store, threads for a remote engine."""
     if isinstance(source, RemoteStore):
         return RemotePool(source, size=size, limits=limits)
-    return WorkerPool(source, size=size, limits=limits)  # type: ignore[arg-type]
+    return WorkerPool(source, size=size, limits=limits, allowlist=allowlist)  # type: ignore[arg-type]
 
 
 __all__ = ["Backend", "RemotePool", "as_query_error", "pool_for"]

@@ -14,6 +14,7 @@ from typing import Any
 import pyoxigraph as ox
 from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse, Response
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
 from llmkg import catalog
@@ -59,10 +60,12 @@ async def run_query(request: Request, query_id: str) -> Response:
     except catalog.CatalogError as error:
         raise QueryError(400, "Bad parameter", str(error)) from None
     endpoint = request.app.state.endpoint
-    job = endpoint.job(
-        catalog.anchored(saved.text, terms),
-        accept=request.headers.get("accept"),
-        format_param=request.query_params.get("format"),
+    job = await run_in_threadpool(
+        lambda: endpoint.job(
+            catalog.anchored(saved.text, terms),
+            accept=request.headers.get("accept"),
+            format_param=request.query_params.get("format"),
+        )
     )
     bindings = tuple(
         (

@@ -1,7 +1,8 @@
 """Process plumbing for query isolation: fork a child, harden a worker, kill by pidfd (Linux).
 
-Every measure is best effort and never needed for correctness: where the kernel refuses one
-(no network namespaces for this user, no pidfd), the worker runs without it.
+The connection filter (egress.py) is required: a worker that cannot install it never answers.
+The other measures are best effort: where the kernel refuses one (no network namespace for this
+user, no pidfd), the worker runs without it.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ import sys
 import warnings
 from collections.abc import Callable
 from typing import Any
+
+from llmkg import egress
 
 log = logging.getLogger("llmkg.workers")
 _CLONE_NEWNET = 0x40000000
@@ -61,14 +64,20 @@ def become_zygote() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-def harden(*, memory_bytes: int, network: bool) -> None:
-    """Make this process a worker: die with the zygote, cap memory, optionally leave the network."""
+def harden(*, memory_bytes: int, network: bool) -> int:
+    """Make this process a worker: die with the zygote, cap memory, confine its connections.
+
+    Returns the listener fd of the connection filter (egress.py), which the server must supervise.
+    Raises egress.SandboxError when the filter cannot be installed. Without any allowed SERVICE
+    endpoint the worker also leaves the network where the kernel lets it (a second wall, for root).
+    """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _libc_call("prctl", _PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     if not network and not _libc_call("unshare", _CLONE_NEWNET):
-        log.debug("no private network namespace; SERVICE is refused by the query check alone")
+        log.debug("no private network namespace; the connection filter alone keeps the worker off the network")
     if memory_bytes > 0:
         _cap_address_space(memory_bytes)
+    return egress.confine()
 
 
 def _libc_call(name: str, *args: int) -> bool:

@@ -104,7 +104,7 @@ class Endpoint:
             memory_bytes=settings.worker_memory_mb << 20,
             network=bool(settings.service_allowlist),
         )
-        self.pool = pool_for(source, size=settings.workers, limits=limits)
+        self.pool = pool_for(source, size=settings.workers, limits=limits, allowlist=settings.service_allowlist)
         self.cache = ResultCache(settings.cache_entries, max_bytes=settings.cache_mb << 20)
         self._running: dict[str, asyncio.Future[Answer | None]] = {}  # answers being computed, by job key
         self._lock = threading.Lock()

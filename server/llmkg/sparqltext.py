@@ -27,14 +27,17 @@ _TOKEN = re.compile(
         [
             r"(?P<space>\s+)",
             r"(?P<comment>#[^\r\n]*)",
-            r"(?P<string>'''(?:[^'\\]|\\.|'(?!''))*'''"
-            r'|"""(?:[^"\\]|\\.|"(?!""))*"""'
-            r"|'(?:[^'\\\r\n]|\\.)*'"
-            r'|"(?:[^"\\\r\n]|\\.)*")',
-            r"(?P<iri><[^<>\"{}|^`\\\x00-\x20]*>)",
+            # A string that is not closed ends at the end of its line (long strings: of the text), so
+            # no position is scanned twice; the engine reports the syntax error.
+            r"(?P<string>'''(?:[^'\\]|\\.|'(?!''))*+(?:'''|\Z)"
+            r'|"""(?:[^"\\]|\\.|"(?!""))*+(?:"""|\Z)'
+            r"|'(?:[^'\\\r\n]|\\.)*+'?"
+            r'|"(?:[^"\\\r\n]|\\.)*+"?)',
+            r"(?P<iri><(?:[^<>\"{}|^`\\\x00-\x20]|\\u[0-9A-Fa-f]{4}|\\U[0-9A-Fa-f]{8})*+>)",
             r"(?P<var>[?$]\w+)",
-            rf"(?P<pname>(?:[^\W\d](?:[\w.-]*[\w-])?)?:(?:(?:[\w:]|{_PLX})(?:[\w.:-]|{_PLX})*)?)",
-            r"(?P<word>[^\W\d]\w*)",
+            rf"(?P<pname>(?:[^\W\d](?:[\w.-]*[\w-])?)?:(?:(?:[\w:]|{_PLX})(?:[\w.:-]|{_PLX})*+)?)",
+            # as long as the prefix a failed pname scanned, so that scan is never repeated inside it
+            r"(?P<word>[^\W\d](?:[\w.-]*[\w-])?)",
             r"(?P<other>.)",
         ]
     ),
@@ -76,29 +79,29 @@ def tokens(text: str) -> list[tuple[str, str]]:
 
 
 def inspect(text: str) -> QueryShape:
-    """Form, dataset clause and SERVICE endpoints of a query or update text."""
-    toks = tokens(text)
-    words = [value.upper() if kind == "word" else "" for kind, value in toks]
-    form = next((w for w in words if w and w not in ("PREFIX", "BASE")), "")
-    services = []
-    for index, word in enumerate(words):
-        if word == "SERVICE":
-            services.append(_endpoint(toks, words, index + 1))
-    return QueryShape(form=form, has_dataset_clause="FROM" in words, services=tuple(services), depth=_depth(toks))
-
-
-def _depth(toks: list[tuple[str, str]]) -> int:
-    deepest = level = 0
-    for kind, value in toks:
+    """Form, dataset clause and SERVICE endpoints of a query or update text, in one pass that keeps
+    no token list (time linear in the length, memory in the number of SERVICE calls)."""
+    form, has_from, services, depth, level = "", False, [], 0, 0
+    after_service = False  # the previous significant token was SERVICE (or SERVICE SILENT)
+    for match in _TOKEN.finditer(text):
+        kind = match.lastgroup
+        if kind in ("space", "comment"):
+            continue
+        value = match.group()
+        word = value.upper() if kind == "word" else ""
+        if after_service and word != "SILENT":
+            services.append(value)
+            after_service = False
+        elif word == "SERVICE":
+            after_service = True
+        if word and not form and word not in ("PREFIX", "BASE"):
+            form = word
+        has_from = has_from or word == "FROM"
         if kind == "other" and value in "({[":
             level += 1
-            deepest = max(deepest, level)
+            depth = max(depth, level)
         elif kind == "other" and value in ")}]":
             level -= 1
-    return deepest
-
-
-def _endpoint(toks: list[tuple[str, str]], words: list[str], index: int) -> str:
-    if index < len(toks) and words[index] == "SILENT":
-        index += 1
-    return toks[index][1] if index < len(toks) else ""
+    if after_service:
+        services.append("")
+    return QueryShape(form=form, has_dataset_clause=has_from, services=tuple(services), depth=depth)

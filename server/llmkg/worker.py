@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import socket
 import struct
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ from pathlib import Path
 
 import pyoxigraph as ox
 
-from llmkg import sandbox
+from llmkg import egress, sandbox
 from llmkg.sparql import GRAPH_FORMATS, Format, Job, QueryError, run
 
 log = logging.getLogger("llmkg.workers")
@@ -107,8 +108,16 @@ class _FrameWriter:
 
 
 def worker_main(sock: socket.socket, source: Source, limits: Limits) -> None:
-    """A worker's life: answer jobs until the server closes the socket."""
-    sandbox.harden(memory_bytes=limits.memory_bytes, network=limits.network)
+    """A worker's life: confine itself, hand the server its connection filter, answer jobs until the
+    server closes the socket. A worker that cannot be confined says why and answers nothing.
+    """
+    try:
+        listener = sandbox.harden(memory_bytes=limits.memory_bytes, network=limits.network)
+    except egress.SandboxError as error:
+        socket.send_fds(sock, [b"F" + str(error).encode()], [])
+        return
+    socket.send_fds(sock, [b"L"], [listener])
+    os.close(listener)
     store = source if isinstance(source, ox.Store) else ox.Store.read_only(str(source))
     while True:
         try:

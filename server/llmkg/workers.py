@@ -12,6 +12,7 @@ space, dies with the zygote, and, when no SERVICE endpoint is allowed, leaves th
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 import os
@@ -24,7 +25,7 @@ from dataclasses import dataclass
 
 import anyio
 
-from llmkg import sandbox
+from llmkg import egress, sandbox
 from llmkg.sparql import Job, QueryError
 from llmkg.worker import Limits, Source, WorkerGone, encode_frame, read_frame, zygote_main
 
@@ -56,8 +57,9 @@ class Worker:
 class Zygote:
     """The single-threaded process that holds the loaded store and forks workers."""
 
-    def __init__(self, source: Source, limits: Limits) -> None:
+    def __init__(self, source: Source, limits: Limits, supervisor: egress.Supervisor) -> None:
         self._lock = threading.Lock()
+        self.supervisor = supervisor
         self.ctl, child = socket.socketpair()
         self.pid = sandbox.fork(zygote_main, child, source, limits, keep=child)
         child.close()
@@ -69,7 +71,24 @@ class Zygote:
         if not fds:
             raise WorkerGone("the zygote is gone")
         pid = int(message)
-        return Worker(pid, socket.socket(fileno=fds[0]), sandbox.pidfd(pid))
+        worker = Worker(pid, socket.socket(fileno=fds[0]), sandbox.pidfd(pid))
+        self._supervise(worker)
+        return worker
+
+    def _supervise(self, worker: Worker) -> None:
+        """Take the worker's connection filter; a worker that could not confine itself is refused."""
+        try:
+            message, fds, _, _ = socket.recv_fds(worker.sock, 4096, 1)
+        except OSError as error:
+            worker.kill()
+            worker.close()
+            raise WorkerGone(f"the new worker did not report its sandbox: {error}") from None
+        if message != b"L" or not fds:
+            worker.kill()
+            worker.close()
+            reason = message[1:].decode(errors="replace") or "no reason given"
+            raise egress.SandboxError(f"a query worker could not be confined ({reason}); refusing to run queries")
+        self.supervisor.watch(fds[0], worker.pid)
 
     def close(self) -> None:
         self.ctl.close()
@@ -86,8 +105,11 @@ class WorkerPool:
     kill workers held past their deadline.
     """
 
-    def __init__(self, source: Source, *, size: int, limits: Limits) -> None:
-        self.source, self.size, self.limits = source, max(1, size), limits
+    def __init__(self, source: Source, *, size: int, limits: Limits, allowlist: tuple[str, ...] = ()) -> None:
+        # a worker needs the network only to reach an allowed SERVICE endpoint
+        self.source, self.size, self.limits = source, max(1, size), dataclasses.replace(limits, network=bool(allowlist))
+        self.allowlist = allowlist
+        self.supervisor: egress.Supervisor | None = None
         self.max_size = 2 * self.size
         self._idle: queue.LifoQueue[Worker] = queue.LifoQueue()  # the most recently used worker has warm caches
         self._busy: dict[int, tuple[Worker, float]] = {}
@@ -98,7 +120,8 @@ class WorkerPool:
         self.restarts = 0
 
     def start(self) -> None:
-        self._zygote = Zygote(self.source, self.limits)
+        self.supervisor = egress.Supervisor(egress.Policy(self.allowlist))
+        self._zygote = Zygote(self.source, self.limits, self.supervisor)
         with self._lock:
             for _ in range(self.size):
                 self._idle.put(self._fork())
@@ -115,6 +138,9 @@ class WorkerPool:
         if self._zygote is not None:
             self._zygote.close()
             self._zygote = None
+        if self.supervisor is not None:
+            self.supervisor.close()
+            self.supervisor = None
 
     def stats(self) -> dict[str, int]:
         with self._lock:
@@ -139,9 +165,16 @@ class WorkerPool:
         kind, payload = await reply.next_frame()
         if kind == b"X":
             self.checkin(worker, healthy=True)
-            raise QueryError.from_dict(json.loads(payload))
+            raise self.explain(worker, QueryError.from_dict(json.loads(payload)))
         reply.media_type = payload.decode()
         return reply
+
+    def explain(self, worker: Worker, error: QueryError) -> QueryError:
+        """A failure caused by a refused connection is the client's: 403, naming the destination."""
+        refused = self.supervisor.refused(worker.pid) if self.supervisor else []
+        if not refused or error.status < 500:
+            return error
+        return QueryError(403, "SERVICE not allowed", egress.describe(refused, self.allowlist))
 
     async def _send_to_free_worker(self, frame: bytes, deadline: float) -> Worker:
         loop = asyncio.get_running_loop()
@@ -151,6 +184,8 @@ class WorkerPool:
                 worker = await anyio.to_thread.run_sync(self._wait_for_idle, deadline)
             with self._lock:
                 self._busy[worker.pid] = (worker, deadline)
+            if self.supervisor is not None:
+                self.supervisor.refused(worker.pid)  # a refusal belongs to the job that caused it
             try:
                 worker.sock.setblocking(False)
                 await loop.sock_sendall(worker.sock, frame)
@@ -266,7 +301,7 @@ class Reply:
                 finished = True
                 self.pool.checkin(self.worker, healthy=True)
                 if kind == b"X":
-                    raise QueryError.from_dict(json.loads(payload))
+                    raise self.pool.explain(self.worker, QueryError.from_dict(json.loads(payload)))
                 return
         finally:
             if not finished:
