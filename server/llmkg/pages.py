@@ -74,6 +74,8 @@ async def leaderboard(request: Request, slug: str) -> Response:
     site = site_of(request)
     iri = site.settings.iris.iri(f"id/benchmark/{slug}")
     board = await run_in_threadpool(boards.leaderboard, site, iri)
+    if not board.boards and not board.tasks:  # a task of a suite (MLGym) has the same kind of link
+        board = await run_in_threadpool(boards.leaderboard, site, site.settings.iris.iri(f"id/task/{slug}"))
     if not board.boards and not board.tasks:
         return not_found(request, f"No results for <{iri}>.")
     return page(request, "leaderboard.html", {"board": board})
