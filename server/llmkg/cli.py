@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import faulthandler
 import functools
 import json
 import os
@@ -69,6 +70,7 @@ def _child(body: Callable[[], None], out_fd: int, err_fd: int) -> None:
     code = 1
     try:
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # an abort must not leave a core file behind
+        faulthandler.disable()  # the parent reports a crash, in one line: no Python traceback dump either
         tty = sys.stdout.isatty() if hasattr(sys.stdout, "isatty") else False
         os.dup2(out_fd, 1)
         os.dup2(err_fd, 2)  # the engine writes its panic to file descriptor 2 itself
