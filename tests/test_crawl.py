@@ -1,6 +1,8 @@
 """The real server on the shipped data, crawled from its home page: every page and every RDF alternate it
-offers answers with a 2xx or a deliberate 4xx, and the process that answered the first request answers the
-last (no request of any kind takes the server down).
+offers answers with a 2xx, and the process that answered the first request answers the last (no request of
+any kind takes the server down, no worker crashes). No 4xx is deliberate here: every URL comes from a link
+the site itself offers, so a 4xx is a broken link. About 14,300 URLs (2,200 pages, 12,100 RDF answers) in
+about two minutes on 2 shared cores; the whole-dataset dumps are left to test_server_http.
 """
 
 from __future__ import annotations
@@ -22,11 +24,11 @@ from llmkg.build import Dataset, write_store
 from .server_support import RunningServer, running_server
 
 pytestmark = pytest.mark.xdist_group("crawl")
-#: 4xx answers a crawl may meet on purpose, by path prefix: none so far (a broken link is a bug).
-DELIBERATE_4XX: dict[str, set[int]] = {}
 #: Links a crawl does not follow: downloads of the whole dataset (tested in test_server_http).
 NOT_FOLLOWED = ("/dumps/",)
 CLIENTS = 4
+#: The first path segments the crawl must reach: each kind of page of the site.
+SECTIONS = {"compare", "id", "graph", "query", "leaderboards", "conflicts", "sources", "ontology", "editor", "audit"}
 #: What a browser asks for; a ``?format=`` link overrides it.
 BROWSER = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
 
@@ -93,22 +95,14 @@ def server(tmp_path_factory: pytest.TempPathFactory, dataset: Dataset) -> Iterat
 
 def test_every_page_and_every_format_answers_and_the_server_stays(server: RunningServer) -> None:
     result = crawl(server.base)
-    failed = {
-        url: status
-        for url, status in result.answers.items()
-        if status >= 500 or (status >= 400 and status not in _deliberate(urlsplit(url).path))
-    }
+    failed = {url: status for url, status in result.answers.items() if status >= 400}  # a link to a 4xx is a bug
     assert not failed, f"{len(failed)} of {len(result.answers)} answers failed: {sorted(failed.items())[:30]}"
     assert _alive(server.pid), Path(server.log).read_text()[-3000:]
     health = httpx2.get(server.base + "/health", timeout=30).json()
     assert health["status"] == "ok" and health["workers"]["restarts"] == 0, health
     paths = {urlsplit(url).path.split("/")[1] for url in result.answers}
-    assert {"compare", "id", "graph", "leaderboards", "conflicts", "sources", "ontology", "editor", "audit"} <= paths
+    assert paths >= SECTIONS, SECTIONS - paths
     assert sum("format=turtle" in url for url in result.answers) > 1000
-
-
-def _deliberate(path: str) -> set[int]:
-    return next((codes for prefix, codes in DELIBERATE_4XX.items() if path.startswith(prefix)), set())
 
 
 def _alive(pid: int) -> bool:
