@@ -127,7 +127,8 @@ async def graph_store(
     """Graph Store Protocol, read side: ``?graph=IRI`` for one named graph, ``?default`` for the union."""
     if (graph is None) == (default is None):
         raise QueryError(400, "Invalid request", "give either ?graph=IRI or ?default")
-    job = endpoint.graph_job(graph, accept=request.headers.get("accept"), format_param=format)
+    accept = request.headers.get("accept")
+    job = await run_in_threadpool(lambda: endpoint.graph_job(graph, accept=accept, format_param=format))
     return await _respond(request, endpoint, job, conditional=True)
 
 
@@ -200,7 +201,9 @@ async def _service_description(request: Request, endpoint: Endpoint, format_para
     etag = endpoint.etag("sd", url, accept, format_param)
     if _not_modified(request, etag):
         return Response(status_code=304, headers={"ETag": etag})
-    fmt, body = endpoint.service_description(endpoint=url, accept=accept, format_param=format_param)
+    fmt, body = await run_in_threadpool(
+        lambda: endpoint.service_description(endpoint=url, accept=accept, format_param=format_param)
+    )
     return _rdf(fmt, body, etag)
 
 

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import faulthandler
+import functools
 import json
+import os
+import resource
+import shutil
+import signal
 import sys
-from collections.abc import Iterable
+import tempfile
+import traceback
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import IO, TYPE_CHECKING, Annotated, ParamSpec
 
 import pyoxigraph as ox
 import typer
@@ -28,6 +36,96 @@ app = typer.Typer(
 )
 out = Console()
 err = Console(stderr=True)
+
+#: Exit status of a command whose engine (pyoxigraph) crashed: neither a finding (1) nor bad usage (2).
+ENGINE_FAILED = 3
+P = ParamSpec("P")
+
+
+def isolated(command: Callable[P, None]) -> Callable[P, None]:
+    """Run ``command`` in a child process, so an engine abort or crash ends the child, not the CLI.
+
+    pyoxigraph aborts the process on some inputs (docs/engine-defects.md), and an abort cannot be
+    caught. The child's output is kept aside and passed on once it has finished: whole when it
+    ends normally, dropped (with a clear error instead of the engine's backtrace) when it crashed.
+    """
+
+    @functools.wraps(command)
+    def run(*args: P.args, **kwargs: P.kwargs) -> None:
+        with tempfile.TemporaryFile() as child_out, tempfile.TemporaryFile() as child_err:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            pid = os.fork()
+            if pid == 0:
+                _child(functools.partial(command, *args, **kwargs), child_out.fileno(), child_err.fileno())
+            _, status = os.waitpid(pid, 0)
+            _finish(status=status, output=_read(child_out), errors=_read(child_err))
+
+    return run
+
+
+def _child(body: Callable[[], None], out_fd: int, err_fd: int) -> None:
+    """The child's life: run ``body`` with its output going to the files the parent reads; never returns."""
+    global out, err
+    code = 1
+    try:
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # an abort must not leave a core file behind
+        faulthandler.disable()  # the parent reports a crash, in one line: no Python traceback dump either
+        tty = sys.stdout.isatty() if hasattr(sys.stdout, "isatty") else False
+        os.dup2(out_fd, 1)
+        os.dup2(err_fd, 2)  # the engine writes its panic to file descriptor 2 itself
+        sys.stdout = open(1, "w", encoding="utf-8", closefd=False)  # noqa: SIM115 - lives as long as the child
+        sys.stderr = open(2, "w", encoding="utf-8", closefd=False)  # noqa: SIM115
+        out = Console(file=sys.stdout, force_terminal=tty or None, width=shutil.get_terminal_size().columns)
+        err = Console(file=sys.stderr)
+        body()
+        code = 0
+    except typer.Exit as exit_:
+        code = exit_.exit_code
+    except SystemExit as exit_:
+        code = exit_.code if isinstance(exit_.code, int) else 1
+    except BaseException:
+        traceback.print_exc()
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+
+
+def _read(file: IO[bytes]) -> str:
+    file.seek(0)
+    return file.read().decode("utf-8", "replace")
+
+
+def _finish(*, status: int, output: str, errors: str) -> None:
+    """Pass the child's output on and exit as it did; a crash becomes one clear error line."""
+    if os.WIFSIGNALED(status):
+        signame = signal.Signals(os.WTERMSIG(status)).name
+        cause = _panic_message(errors)
+        err.print(
+            f"[red]error:[/red] the query engine (pyoxigraph {ox.__version__}) failed on this command "
+            f"and stopped ({signame}{': ' + cause if cause else ''}); nothing was written. "
+            "See docs/engine-defects.md for known engine defects and their workarounds.",
+            highlight=False,
+            soft_wrap=True,
+        )
+        raise typer.Exit(ENGINE_FAILED)
+    sys.stdout.write(output)
+    sys.stdout.flush()
+    sys.stderr.write(errors)
+    code = os.WEXITSTATUS(status)
+    if code:
+        raise typer.Exit(code)
+
+
+def _panic_message(errors: str) -> str:
+    """The engine's own one-line reason, from the Rust panic report (its backtrace is left out)."""
+    lines = errors.splitlines()
+    for i, line in enumerate(lines[:-1]):
+        if " panicked at " in line:
+            return lines[i + 1].strip()
+    return ""
+
 
 RootOption = Annotated[Path | None, typer.Option("--root", help="Data root (default: packaged data).")]
 
@@ -67,6 +165,7 @@ def build(
 
 
 @app.command()
+@isolated
 def validate(root: RootOption = None) -> None:
     """Check the data against the SHACL shapes and the ontology; exit 1 on any violation."""
     from llmkg.validation import validate as run
@@ -89,6 +188,7 @@ def validate(root: RootOption = None) -> None:
 
 
 @app.command()
+@isolated
 def audit(
     fmt: Annotated[str, typer.Option("--format", "-f", help="table or json.")] = "table",
     max_age_days: Annotated[int | None, typer.Option("--max-age-days", help="Flag sources older than this.")] = None,
@@ -109,6 +209,7 @@ def audit(
 
 
 @app.command()
+@isolated
 def why(
     subject: Annotated[str, typer.Argument(help="IRI or prefixed name, e.g. model:llama-4-scout.")],
     prop: Annotated[str | None, typer.Argument(help="Property, e.g. llmkg:totalParameters.")] = None,
@@ -154,6 +255,7 @@ def list_queries(
 
 
 @app.command("query")
+@isolated
 def run_query(
     name: Annotated[str, typer.Argument(help="Saved query id, number, or path to an .rq file.")],
     param: Annotated[list[str] | None, typer.Option("--param", "-p", help="Parameter as name=value.")] = None,

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import pyoxigraph as ox
 
 from llmkg.boards import title
-from llmkg.namespaces import LLMKG, PREFIXES
+from llmkg.namespaces import LLMKG, PREFIXES, order_key
 from llmkg.site import Site
 from llmkg.sourcelinks import group_of
 from llmkg.views import display
@@ -61,10 +61,10 @@ def comparison(site: Site, family: str) -> Comparison:
 def _facts(site: Site, family: ox.NamedNode) -> list[CompareRow]:
     rows: dict[str, CompareRow] = {}
     facts = site.select(
-        "SELECT DISTINCT ?f ?m ?p ?o WHERE { ?m llmkg:inFamily ?f . GRAPH graph:preferred { ?m ?p ?o } } ORDER BY ?o",
+        "SELECT DISTINCT ?f ?m ?p ?o WHERE { ?m llmkg:inFamily ?f . GRAPH graph:preferred { ?m ?p ?o } }",
         f=family,
     )
-    for r in facts:
+    for r in sorted(facts, key=lambda r: order_key(r["o"])):  # not by the engine: ?o mixes every kind of value
         prop, model = r["p"].value, r["m"].value
         if prop in SKIP:
             continue

@@ -38,15 +38,17 @@ async def home(request: Request) -> Response:
     if webkit.prefers_json(request):
         return JSONResponse(webkit.entry_points(base(request)), headers={"Vary": "Accept"})
     site = site_of(request)
-    families = await run_in_threadpool(
-        site.select, "SELECT DISTINCT ?f WHERE { ?f a llmkg:ModelFamily . FILTER EXISTS { ?m llmkg:inFamily ?f } }"
-    )
     context = {
-        "families": sorted((r["f"].value for r in families), key=site.label),
+        "families": await run_in_threadpool(_families, site),
         "queries": catalog.saved_queries(site.settings.data),
         "boards": await run_in_threadpool(boards.index, site),
     }
     return page(request, "home.html", context, headers={"Vary": "Accept"})
+
+
+def _families(site: Site) -> list[str]:
+    found = site.select("SELECT DISTINCT ?f WHERE { ?f a llmkg:ModelFamily . FILTER EXISTS { ?m llmkg:inFamily ?f } }")
+    return sorted((r["f"].value for r in found), key=site.label)
 
 
 @router.get("/editor", response_class=HTMLResponse)
@@ -72,6 +74,8 @@ async def leaderboard(request: Request, slug: str) -> Response:
     site = site_of(request)
     iri = site.settings.iris.iri(f"id/benchmark/{slug}")
     board = await run_in_threadpool(boards.leaderboard, site, iri)
+    if not board.boards and not board.tasks:  # a task of a suite (MLGym) has the same kind of link
+        board = await run_in_threadpool(boards.leaderboard, site, site.settings.iris.iri(f"id/task/{slug}"))
     if not board.boards and not board.tasks:
         return not_found(request, f"No results for <{iri}>.")
     return page(request, "leaderboard.html", {"board": board})

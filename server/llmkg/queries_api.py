@@ -84,7 +84,7 @@ async def jsonld_context(request: Request) -> Response:
     """The JSON-LD context that reads the graph's JSON-LD as plain JSON (one short name per property)."""
     from llmkg.export import jsonld_context as build
 
-    body = json.dumps(build(_quads(request)), indent=1)
+    body = json.dumps(build(await _quads(request)), indent=1)
     return Response(body, media_type="application/ld+json", headers={"Access-Control-Allow-Origin": "*"})
 
 
@@ -98,15 +98,15 @@ async def dcat(request: Request) -> Response:
     fmt = negotiate(request.headers.get("accept"), request.query_params.get("format"), GRAPH_FORMATS)
     if fmt is None:
         raise QueryError(406, "Not Acceptable", "the description is RDF: ask for Turtle, JSON-LD, N-Triples or RDF/XML")
-    triples = dataset_description(_quads(request), base_url=str(request.base_url), data_version=endpoint.version)
+    triples = dataset_description(await _quads(request), base_url=str(request.base_url), data_version=endpoint.version)
     body = ox.serialize(triples, format=fmt.native)  # type: ignore[arg-type]
     return Response(body, media_type=fmt.content_type, headers={"Vary": "Accept"})
 
 
-def _quads(request: Request) -> list[ox.Quad]:
+async def _quads(request: Request) -> list[ox.Quad]:
     """The store's quads, read once per app (the dataset is immutable while served)."""
     state = request.app.state
     if getattr(state, "quads", None) is None:
-        state.quads = list(state.endpoint.store)
+        state.quads = await run_in_threadpool(list, state.endpoint.store)
     quads: list[ox.Quad] = state.quads
     return quads

@@ -19,6 +19,7 @@ from starlette.concurrency import run_in_threadpool
 
 from llmkg import boards, catalog, linkeddata, views
 from llmkg.linkeddata import HTML, ONTOLOGY_GRAPH, SHAPES_GRAPHS
+from llmkg.namespaces import GRAPH, PREFIXES
 from llmkg.site import Site
 from llmkg.webkit import base, not_found, page, site_of
 
@@ -50,6 +51,12 @@ async def ontology(request: Request, format: FormatParam = None) -> Response:
     return await _serve(request, "ontology", format, _graph_page)
 
 
+@router.api_route("/ontology/{name}", methods=GET)
+async def ontology_module(request: Request, name: str, format: FormatParam = None) -> Response:
+    """A module of the ontology (``ontology/alignments``), or a version IRI of the ontology (its current text)."""
+    return await _serve(request, "ontology/" + name, format, _graph_page)
+
+
 @router.api_route("/shapes", methods=GET)
 async def shapes(request: Request, format: FormatParam = None) -> Response:
     return await _serve(request, "shapes", format, _graph_page)
@@ -74,7 +81,16 @@ def graphs_of(site: Site, iri: str) -> list[str] | None:
         return [ONTOLOGY_GRAPH]
     if iri == iris.iri("shapes"):
         return list(SHAPES_GRAPHS)
+    if iri.startswith(iris.iri("ontology/")):
+        return [_ontology_version_of(site, iri) or GRAPH + iri.removeprefix(iris.public)]
     return [iri] if iri.startswith(iris.iri("graph/")) else None
+
+
+def _ontology_version_of(site: Site, iri: str) -> str | None:
+    """The ontology's graph when ``iri`` is the ontology's owl:versionIRI, else None."""
+    version = ox.NamedNode(PREFIXES["owl"] + "versionIRI")
+    found = site.store.quads_for_pattern(None, version, ox.NamedNode(iri), ox.NamedNode(ONTOLOGY_GRAPH))
+    return ONTOLOGY_GRAPH if any(True for _ in found) else None
 
 
 def _has_graphs(site: Site, graphs: list[str]) -> bool:
@@ -124,7 +140,10 @@ def _entity_page(request: Request, site: Site, iri: str) -> HTMLResponse:
     if not site.exists(iri):
         return not_found(request, f"Nothing is known about <{iri}>.")
     view = views.entity(site, iri)
+    benchmark = view.has_type("Benchmark") or view.has_type("BenchmarkTask")
+    board = boards.leaderboard(site, iri) if benchmark else None
     extra = {
+        "has_board": board is not None and bool(board.boards or board.tasks),  # else its link would be a 404
         "results": boards.results_of(site, iri) if view.has_type("Checkpoint") or view.has_type("Model") else [],
         "graphs": views.source_graphs(site, iri) if view.has_type("SourceDocument") else [],
         "revisions": views.revisions(site, iri) if view.has_type("SourceDocument") else [],

@@ -7,6 +7,7 @@ header) and gets back bytes, a media type, or a :class:`~llmkg.sparql.QueryError
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import functools
 import hashlib
 import json
@@ -15,7 +16,7 @@ import tempfile
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,15 +25,19 @@ import anyio.from_thread
 import pyoxigraph as ox
 
 from llmkg import __version__, describe
-from llmkg.backend import Backend, pool_for
+from llmkg.backend import Backend, GraphName, Term, pool_for
 from llmkg.build import Dataset, write_dumps
 from llmkg.config import ServerSettings
-from llmkg.sparql import GRAPH_FORMATS, RESULT_FORMATS, Format, Job, QueryError, check, negotiate
+from llmkg.remote import RemoteStore
+from llmkg.results import QueryResult, read_result
+from llmkg.sparql import GRAPH_FORMATS, RESULT_FORMATS, Format, Job, QueryError, binding, check, inspect, negotiate
 from llmkg.worker import Limits
 
 #: Results up to this size are sent whole (with Content-Length) and may be cached; larger ones stream.
 STREAM_AFTER = 1 << 20
 DUMPS = ("llmkg.nq", "llmkg.trig")
+RESULTS_JSON = "application/sparql-results+json"
+N_TRIPLES = "application/n-triples"
 
 
 @dataclass
@@ -97,7 +102,10 @@ class Endpoint:
     """The store, the worker pool that queries it, the cache, and what describes the data."""
 
     def __init__(self, store: Backend, *, source: Backend | Path, settings: ServerSettings, version: str) -> None:
-        self.store, self.settings, self.version = store, settings, version
+        self.settings, self.version = settings, version
+        #: What the server's own code (pages, saved queries, statistics, audit, VoID) reads: a remote
+        #: engine is already another process; the embedded store is read only through the workers.
+        self.store: Backend = store if isinstance(store, RemoteStore) else PooledStore(self)
         limits = Limits(
             timeout_s=settings.query_timeout_s,
             max_result_bytes=settings.max_result_bytes,
@@ -170,6 +178,9 @@ class Endpoint:
             body = b"".join([chunk async for chunk in answer.stream])
             return Answer(answer.content_type, body=body, query_ms=answer.query_ms)
 
+        if _loop_running_here():  # sync code on the event loop's thread: block it, as the store itself would
+            with concurrent.futures.ThreadPoolExecutor(1) as helper:
+                return helper.submit(asyncio.run, whole()).result()
         try:
             return anyio.from_thread.run(whole)
         except RuntimeError:  # not on a worker thread of a running loop: run one here
@@ -290,6 +301,110 @@ class Endpoint:
         stats = self.pool.stats()
         ok = stats["live"] >= stats["size"]
         return {"status": "ok" if ok else "degraded", "workers": stats}
+
+
+class PooledStore:
+    """The embedded store as the server's own code reads it: every read is a job for the query workers.
+
+    It has the :class:`~llmkg.backend.Backend` methods, so the pages, the saved queries, the
+    statistics, the audit and the VoID and service descriptions run unchanged, but an engine abort,
+    a crash or a runaway query in any of them costs that request and one worker, never the server.
+    Call it from a thread (``run_in_threadpool``); on the event loop's thread it blocks the loop.
+    """
+
+    def __init__(self, endpoint: Endpoint) -> None:
+        self.endpoint = endpoint
+
+    def query(
+        self,
+        query: str,
+        *,
+        prefixes: dict[str, str] | None = None,
+        use_default_graph_as_union: bool = False,
+        default_graph: GraphName | list[GraphName] | None = None,
+        named_graphs: list[ox.NamedNode | ox.BlankNode] | None = None,
+        substitutions: dict[ox.Variable, Term] | None = None,
+    ) -> QueryResult:
+        """Like ``pyoxigraph.Store.query`` (graphs given by IRI), answered by a worker; raises QueryError."""
+        defaults = default_graph if isinstance(default_graph, list) else [default_graph] if default_graph else []
+        job = Job(
+            query="".join(f"PREFIX {name}: <{iri}>\n" for name, iri in (prefixes or {}).items()) + query,
+            default_graphs=tuple(g.value for g in defaults if isinstance(g, ox.NamedNode)),
+            named_graphs=tuple(g.value for g in named_graphs or () if isinstance(g, ox.NamedNode)),
+            union=use_default_graph_as_union,
+            results_type=RESULTS_JSON,
+            graph_type=N_TRIPLES,
+            bindings=tuple(
+                binding(v.value, t) for v, t in (substitutions or {}).items() if not isinstance(t, ox.Triple)
+            ),
+        )
+        answer = self.endpoint.answer(job)
+        media_type = answer.content_type.split(";")[0].strip()
+        return read_result(answer.body, media_type, ask=inspect(query).form == "ASK")
+
+    def quads_for_pattern(
+        self,
+        subject: ox.NamedNode | ox.BlankNode | ox.Triple | None,
+        predicate: ox.NamedNode | None,
+        object: Term | None,
+        graph_name: GraphName | None = None,
+    ) -> Iterator[ox.Quad]:
+        """The quads matching a pattern (None matches anything), as ``pyoxigraph.Store`` finds them."""
+        if subject is None and predicate is None and object is None and isinstance(graph_name, ox.NamedNode):
+            return iter(self._graph(graph_name))
+        if subject is None and predicate is None and object is None and graph_name is None:
+            return iter(self)
+        return iter(self._matching({"s": subject, "p": predicate, "o": object}, graph_name))
+
+    def _matching(self, terms: dict[str, Term | None], graph_name: GraphName | None) -> list[ox.Quad]:
+        # IRIs and literals are written into the pattern, so the engine starts from them; blank nodes
+        # cannot be, and are bound by substitution.
+        pattern = " ".join(f"?{k}" if t is None or isinstance(t, ox.BlankNode) else str(t) for k, t in terms.items())
+        if isinstance(graph_name, ox.DefaultGraph):
+            where = f"{{ {pattern} }}"
+        elif graph_name is None:
+            where = f"{{ {{ {pattern} }} UNION {{ GRAPH ?g {{ {pattern} }} }} }}"
+        else:
+            where = f"{{ GRAPH {graph_name} {{ {pattern} }} }}"
+        subs: dict[ox.Variable, Term] = {ox.Variable(k): t for k, t in terms.items() if isinstance(t, ox.BlankNode)}
+        found = self.query(f"SELECT * WHERE {where}", substitutions=subs)
+        assert isinstance(found, ox.QuerySolutions)
+        quads = []
+        for row in found:
+            s, p, o = (row[k] if t is None else t for k, t in terms.items())
+            g = graph_name if graph_name is not None else row["g"] or ox.DefaultGraph()
+            quads.append(ox.Quad(s, p, o, g))  # type: ignore[arg-type]
+        return quads
+
+    def _graph(self, graph: ox.NamedNode) -> list[ox.Quad]:
+        """One named graph whole, as N-Triples: far smaller than a table of its quads."""
+        found = self.query("CONSTRUCT WHERE { ?s ?p ?o }", default_graph=graph)
+        assert isinstance(found, ox.QueryTriples)
+        return [ox.Quad(t.subject, t.predicate, t.object, graph) for t in found]
+
+    def contains_named_graph(self, graph_name: GraphName) -> bool:
+        if not isinstance(graph_name, ox.NamedNode):
+            return False
+        return bool(self.query(f"ASK {{ GRAPH {graph_name} {{ ?s ?p ?o }} }}"))
+
+    def __iter__(self) -> Iterator[ox.Quad]:
+        """Every quad, one graph at a time, so no single answer holds the whole store."""
+        found = self.query("SELECT DISTINCT ?g WHERE { GRAPH ?g { ?s ?p ?o } }")
+        assert isinstance(found, ox.QuerySolutions)
+        graphs = [row["g"] for row in found]
+        quads = self._matching({"s": None, "p": None, "o": None}, ox.DefaultGraph())
+        for graph in graphs:
+            if isinstance(graph, ox.NamedNode):
+                quads.extend(self._graph(graph))
+        return iter(quads)
+
+
+def _loop_running_here() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
 
 
 async def _chain(head: list[bytes], rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:

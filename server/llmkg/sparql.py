@@ -35,6 +35,7 @@ __all__ = [
     "Job",
     "QueryError",
     "QueryShape",
+    "binding",
     "inspect",
     "negotiate",
     "run",
@@ -197,12 +198,7 @@ class Job:
     request_id: str = field(default_factory=lambda: REQUEST_ID.get())
 
     def substitutions(self) -> dict[ox.Variable, ox.NamedNode | ox.BlankNode | ox.Literal | ox.Triple]:
-        return {
-            ox.Variable(name): ox.NamedNode(value)
-            if kind == "iri"
-            else ox.Literal(value, datatype=ox.NamedNode(datatype) if datatype else None)
-            for name, kind, value, datatype in self.bindings
-        }
+        return {ox.Variable(name): _term(kind, value, extra) for name, kind, value, extra in self.bindings}
 
     def dataset_options(self) -> dict[str, Any]:
         if self.union:
@@ -237,6 +233,31 @@ class Job:
                 "bindings": bindings,
             }
         )
+
+
+def binding(variable: str, term: ox.NamedNode | ox.BlankNode | ox.Literal) -> tuple[str, str, str, str]:
+    """One entry of :attr:`Job.bindings`: the term as plain strings, so a job crosses to a worker as JSON.
+
+    >>> binding("m", ox.Literal("x", language="en"))
+    ('m', 'lang', 'x', 'en')
+    """
+    if isinstance(term, ox.NamedNode):
+        return variable, "iri", term.value, ""
+    if isinstance(term, ox.BlankNode):
+        return variable, "bnode", term.value, ""
+    if term.language:
+        return variable, "lang", term.value, term.language
+    return variable, "literal", term.value, term.datatype.value
+
+
+def _term(kind: str, value: str, extra: str) -> ox.NamedNode | ox.BlankNode | ox.Literal:
+    if kind == "iri":
+        return ox.NamedNode(value)
+    if kind == "bnode":
+        return ox.BlankNode(value)
+    if kind == "lang":
+        return ox.Literal(value, language=extra)
+    return ox.Literal(value, datatype=ox.NamedNode(extra) if extra else None)
 
 
 Writer = Callable[[IO[bytes]], object]

@@ -260,6 +260,17 @@ class WorkerPool:
                         self._retire(worker)
 
 
+def engine_failed() -> QueryError:
+    """What a client is told when its query's worker died: an engine abort, a crash or the memory cap
+    all end the same way (SIGABRT or SIGKILL), so the message names them all and claims none."""
+    return QueryError(
+        503,
+        "Query engine failed",
+        "the query engine failed on this query and stopped its worker (an engine abort or crash, or the "
+        "worker's memory cap); the worker was replaced, the server is fine, and the query was not answered",
+    )
+
+
 def _drain(idle: queue.Queue[Worker]) -> list[Worker]:
     drained = []
     while not idle.empty():
@@ -285,9 +296,7 @@ class Reply:
             ) from None
         except (OSError, WorkerGone):
             self.pool.checkin(self.worker, healthy=False)
-            raise QueryError(
-                503, "Query failed", "the query stopped its worker (it may have run out of memory) and was not answered"
-            ) from None
+            raise engine_failed() from None
 
     async def chunks(self) -> AsyncIterator[bytes]:
         """The body, chunk by chunk; an answer abandoned half-way kills the worker."""
