@@ -30,7 +30,7 @@ from pathlib import Path
 import httpx2
 import pyoxigraph as ox
 
-from llmkg.build import Dataset, load_dataset, nquads_bytes, write_store
+from llmkg.kg.build import Dataset, load_dataset, nquads_bytes, write_store
 from llmkg.namespaces import GENID, GRAPH, ID
 
 PREFIXES = """PREFIX llmkg: <https://w3id.org/llmkg/ontology#>

@@ -44,8 +44,9 @@ from urllib.parse import urlsplit
 
 import httpx2
 
-from llmkg import catalog, editor
-from llmkg.build import load_dataset, write_store
+from llmkg.kg import catalog
+from llmkg.kg.build import load_dataset, write_store
+from llmkg.pages import editor
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 #: Hard bounds whatever the arguments say.

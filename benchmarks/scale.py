@@ -33,7 +33,7 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
 
 import synth
-from llmkg import catalog
+from llmkg.kg import catalog
 from llmkg.namespaces import ID
 
 err = Console(stderr=True)
@@ -150,7 +150,7 @@ def shacl_seconds(families: int, per_chunk: int = 50) -> tuple[float, int]:
 
 
 def _violations(start: int, count: int) -> int:
-    from llmkg.validation import validate
+    from llmkg.kg.validation import validate
 
     return sum(1 for p in validate(synth.dataset(count, start=start)) if p.severity == "Violation")
 

@@ -71,7 +71,7 @@ def summary(results: list[dict[str, Any]], lookups: set[str]) -> list[str]:
 
 
 def markdown(results: list[dict[str, Any]]) -> str:
-    from llmkg import catalog
+    from llmkg.kg import catalog
 
     lookups = {q.id for q in catalog.saved_queries() if q.params}
     parts = [load_table(results), query_table(results, lookups), summary(results, lookups)]

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pyoxigraph as ox
 
-from llmkg.build import Dataset, load_dataset
+from llmkg.kg.build import Dataset, load_dataset
 from llmkg.namespaces import GRAPH, ID, LLMKG, PREFERRED_GRAPH
 
 RDF_TYPE, RDFS_LABEL = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type", "http://www.w3.org/2000/01/rdf-schema#label"

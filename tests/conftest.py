@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from llmkg.build import Dataset, load_dataset
 from llmkg.config import data_root
+from llmkg.kg.build import Dataset, load_dataset
 from tests.engines import oxigraph_engine, virtuoso_engine  # the real SPARQL engines, as fixtures
 
 REPO = Path(__file__).resolve().parents[1]

@@ -13,9 +13,9 @@ import os
 import sys
 from pathlib import Path
 
-from llmkg.sparql import Job, QueryError
-from llmkg.worker import Limits
-from llmkg.workers import WorkerPool
+from llmkg.engine.pool import WorkerPool
+from llmkg.engine.worker import Limits
+from llmkg.sparql.query import Job, QueryError
 from tests.sparql_support import make_store
 
 

@@ -22,9 +22,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from llmkg.build import Dataset
-from llmkg.load import LoadReport, load_into
-from llmkg.remote import RemoteStore
+from llmkg.kg.build import Dataset
+from llmkg.kg.push import LoadReport, load_into
+from llmkg.sparql.remote import RemoteStore
 
 VIRTUOSO_BIN = "/usr/bin/virtuoso-t"
 VIRTUOSO_INI = """\

@@ -14,7 +14,7 @@ import pyoxigraph as ox
 import rdflib
 from fastapi.testclient import TestClient
 
-from llmkg.api import create_app
+from llmkg.app import create_app
 from llmkg.config import ServerSettings
 from llmkg.namespaces import GRAPH, ID, LLMKG
 

@@ -25,8 +25,8 @@ import httpx2
 import pyoxigraph as ox
 import pytest
 
-from llmkg.build import Dataset, nquads_bytes, write_store
 from llmkg.config import data_root
+from llmkg.kg.build import Dataset, nquads_bytes, write_store
 
 from .server_support import running_server, wait_for_exit
 from .sparql_support import make_store

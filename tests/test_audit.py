@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from llmkg.audit import build_report, why
-from llmkg.build import Dataset, load_dataset
 from llmkg.cli import app
+from llmkg.kg.audit import build_report, why
+from llmkg.kg.build import Dataset, load_dataset
 from llmkg.namespaces import LLMKG, PREFERRED_GRAPH
 
 from .conftest import FIXTURES, make_root

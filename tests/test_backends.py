@@ -17,10 +17,10 @@ from pathlib import Path
 import pyoxigraph as ox
 import pytest
 
-from llmkg import catalog
-from llmkg.build import Dataset, memory_store
 from llmkg.config import data_root
-from llmkg.remote import RemoteStore
+from llmkg.kg import catalog
+from llmkg.kg.build import Dataset, memory_store
+from llmkg.sparql.remote import RemoteStore
 from tests.engines import Engine
 
 EXAMPLES = [catalog.load_query(p) for p in sorted((data_root() / "queries" / "examples").glob("*.rq"))]

@@ -14,7 +14,7 @@ from types import ModuleType
 
 import pytest
 
-from llmkg.build import Dataset, write_store
+from llmkg.kg.build import Dataset, write_store
 
 from .conftest import REPO
 from .server_support import RunningServer, running_server

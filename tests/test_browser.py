@@ -19,10 +19,10 @@ import pytest
 import rdflib
 import uvicorn
 
-from llmkg import boards
-from llmkg.build import Dataset, memory_store
+from llmkg.kg.build import Dataset, memory_store
 from llmkg.namespaces import BASE, ID
-from llmkg.site import Site
+from llmkg.pages import boards
+from llmkg.pages.data import Site
 from tests.web_support import REPO, served_app
 
 CHROMIUM = Path("/usr/bin/chromium")

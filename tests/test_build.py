@@ -10,9 +10,9 @@ import pytest
 from typer.testing import CliRunner
 
 from llmkg import __version__
-from llmkg.build import Dataset, data_files, load_dataset, nquads_bytes
 from llmkg.cli import app
 from llmkg.config import data_root
+from llmkg.kg.build import Dataset, data_files, load_dataset, nquads_bytes
 from llmkg.namespaces import GRAPH, LLMKG, graph_iri
 
 from .conftest import REPO, make_root

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pyoxigraph as ox
 import pytest
 
-from llmkg.build import Dataset, memory_store
+from llmkg.kg.build import Dataset, memory_store
 from llmkg.namespaces import sparql_prefixes
 
 L4 = "VALUES ?model { model:llama-4-scout model:llama-4-maverick model:llama-4-behemoth }"

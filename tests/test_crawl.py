@@ -19,7 +19,7 @@ from urllib.parse import urldefrag, urljoin, urlsplit
 import httpx2
 import pytest
 
-from llmkg.build import Dataset, write_store
+from llmkg.kg.build import Dataset, write_store
 
 from .server_support import RunningServer, running_server
 

@@ -21,11 +21,11 @@ from fastapi.testclient import TestClient
 from rdflib.compare import isomorphic
 from typer.testing import CliRunner
 
-from llmkg import build
-from llmkg.api import create_app
-from llmkg.build import Dataset, canonical, data_files, load_dataset, read_store_info, write_store
+from llmkg.app import create_app
 from llmkg.cli import app
 from llmkg.config import ServerSettings, data_root
+from llmkg.kg import build
+from llmkg.kg.build import Dataset, canonical, data_files, load_dataset, read_store_info, write_store
 from llmkg.namespaces import GENID, LLMKG, PREFERRED_GRAPH, QUERIES_GRAPH, graph_iri
 
 from .conftest import make_root

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pyoxigraph as ox
 import pytest
 
-from llmkg import catalog, editor
-from llmkg.build import Dataset, memory_store
+from llmkg.kg import catalog
+from llmkg.kg.build import Dataset, memory_store
+from llmkg.pages import editor
 
 PARAMETERISED = [q for q in catalog.saved_queries() if q.params]
 

@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 
 from llmkg.cli import ENGINE_FAILED, app
 from llmkg.namespaces import order_key
-from llmkg.sparql import QueryError
+from llmkg.sparql.query import QueryError
 
 from .sparql_support import COUNT_ALL, ask, count, make_store, problem, serve
 
@@ -127,10 +127,10 @@ def _abort(*args: object, **kwargs: object) -> None:
 
 #: Each engine-facing command, and a function it calls that stands in for an engine abort.
 COMMANDS: list[tuple[list[str], str]] = [
-    (["query", "001", "--root", str(REPO)], "llmkg.catalog.run"),
-    (["why", "model:llama-4-scout", "--root", str(REPO)], "llmkg.audit.why"),
-    (["audit", "--root", str(REPO)], "llmkg.audit.build_report"),
-    (["validate", "--root", str(REPO)], "llmkg.validation.validate"),
+    (["query", "001", "--root", str(REPO)], "llmkg.kg.catalog.run"),
+    (["why", "model:llama-4-scout", "--root", str(REPO)], "llmkg.kg.audit.why"),
+    (["audit", "--root", str(REPO)], "llmkg.kg.audit.build_report"),
+    (["validate", "--root", str(REPO)], "llmkg.kg.validation.validate"),
 ]
 
 

@@ -7,8 +7,8 @@ import json
 import pyoxigraph as ox
 import rdflib
 
-from llmkg.build import Dataset
-from llmkg.export import DATA_LICENCE, DATASET_IRI, dataset_description, jsonld_context
+from llmkg.kg.build import Dataset
+from llmkg.kg.export import DATA_LICENCE, DATASET_IRI, dataset_description, jsonld_context
 from llmkg.namespaces import LLMKG
 
 SCOUT = "https://w3id.org/llmkg/id/model/llama-4-scout"

@@ -21,10 +21,10 @@ import pyoxigraph as ox
 import pytest
 from fastapi.testclient import TestClient
 
-from llmkg import catalog
-from llmkg.api import create_app
-from llmkg.build import Dataset, memory_store, write_store
+from llmkg.app import create_app
 from llmkg.config import ServerSettings
+from llmkg.kg import catalog
+from llmkg.kg.build import Dataset, memory_store, write_store
 from llmkg.namespaces import GRAPH, ID, LLMKG
 from tests.engines import Engine, oxigraph
 from tests.server_support import running_server

@@ -26,9 +26,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis.checks import not_a_server_error
 
-from llmkg import catalog
-from llmkg.api import create_app
-from llmkg.build import Dataset, write_store
+from llmkg.app import create_app
+from llmkg.kg import catalog
+from llmkg.kg.build import Dataset, write_store
 
 from .server_support import RunningServer, running_server
 from .sparql_support import COUNT_ALL, LABELS, SETTINGS, make_store, serve

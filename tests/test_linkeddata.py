@@ -9,8 +9,8 @@ import pytest
 import rdflib
 from fastapi.testclient import TestClient
 
-from llmkg.linkeddata import choose
 from llmkg.namespaces import GRAPH, ID, LLMKG
+from llmkg.pages.linkeddata import choose
 from tests.web_support import mini_store, page_app
 
 SMALL = ID + "model/small"

@@ -9,10 +9,10 @@ import pyoxigraph as ox
 import pytest
 from typer.testing import CliRunner
 
-from llmkg import catalog
-from llmkg.build import Dataset, memory_store
 from llmkg.cli import app
 from llmkg.config import data_root
+from llmkg.kg import catalog
+from llmkg.kg.build import Dataset, memory_store
 from llmkg.namespaces import LLMKG, PREFIXES, QUERIES_GRAPH
 
 EXAMPLES = sorted((data_root() / "queries" / "examples").glob("*.rq"))

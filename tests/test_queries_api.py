@@ -10,9 +10,9 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from llmkg import catalog
-from llmkg.api import create_app
-from llmkg.build import Dataset, memory_store
+from llmkg.app import create_app
+from llmkg.kg import catalog
+from llmkg.kg.build import Dataset, memory_store
 
 
 @pytest.fixture(scope="module")

@@ -7,10 +7,11 @@ import json
 import pyoxigraph as ox
 import pytest
 
-from llmkg.backend import Backend, as_query_error
-from llmkg.bindings import BindingError, with_bindings
-from llmkg.remote import RemoteError, is_distinct, parse_auth, scope_graph_variables
-from llmkg.results import read_result
+from llmkg.engine.remote_pool import as_query_error
+from llmkg.sparql.answers import read_result
+from llmkg.sparql.remote import RemoteError, is_distinct, parse_auth, scope_graph_variables
+from llmkg.sparql.store import Backend
+from llmkg.sparql.text import BindingError, with_bindings
 
 X = {ox.Variable("x"): ox.NamedNode("http://example.org/x")}
 JSON = "application/sparql-results+json"

@@ -16,9 +16,9 @@ import pyoxigraph as ox
 import pytest
 from fastapi.testclient import TestClient
 
-from llmkg.api import create_app
-from llmkg.build import Dataset, memory_store
+from llmkg.app import create_app
 from llmkg.config import ServerSettings
+from llmkg.kg.build import Dataset, memory_store
 from llmkg.namespaces import GRAPH, ID, LLMKG
 from tests.engines import Engine
 

@@ -15,11 +15,11 @@ import pyoxigraph as ox
 import pytest
 from typer.testing import CliRunner
 
-from llmkg.build import Dataset
 from llmkg.cli import app
-from llmkg.load import by_graph, load_into
+from llmkg.kg.build import Dataset
+from llmkg.kg.push import by_graph, load_into
 from llmkg.namespaces import GRAPH
-from llmkg.remote import RemoteStore
+from llmkg.sparql.remote import RemoteStore
 from tests.engines import Engine
 
 TEST_GRAPHS = [GRAPH + f"test/load/{n}" for n in range(5)]

@@ -17,8 +17,8 @@ from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
 import llmkg
-from llmkg.api import create_app
-from llmkg.build import Dataset, write_store
+from llmkg.app import create_app
+from llmkg.kg.build import Dataset, write_store
 
 from .sparql_support import COUNT_ALL, SETTINGS, make_store
 

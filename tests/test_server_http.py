@@ -27,7 +27,7 @@ import rdflib
 from rdflib.compare import isomorphic
 from SPARQLWrapper import CSV, JSON, JSONLD, N3, POST, POSTDIRECTLY, RDFXML, TSV, TURTLE, XML, SPARQLWrapper
 
-from llmkg.build import Dataset, read_store_info, write_store
+from llmkg.kg.build import Dataset, read_store_info, write_store
 
 from .sparql_support import COUNT_ALL, LABELS, RESULTS_XML, RUNAWAY, make_store, parse_rdf
 

@@ -16,8 +16,9 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from llmkg import service, worker
-from llmkg.sparql import REQUEST_ID, Job
+from llmkg.engine import endpoint as engine_endpoint
+from llmkg.engine import worker
+from llmkg.sparql.query import REQUEST_ID, Job
 
 from .sparql_support import COUNT_ALL, G_MODELS, RUNAWAY, SETTINGS, ask, count, make_store, problem, serve
 
@@ -162,7 +163,7 @@ def test_too_large_result_is_refused(client: TestClient) -> None:
 
 
 def test_large_results_stream(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(service, "STREAM_AFTER", 10_000)
+    monkeypatch.setattr(engine_endpoint, "STREAM_AFTER", 10_000)
     response = ask(client, "SELECT * WHERE { ?a ?b ?c . ?d <http://example.org/value> ?f }", "text/csv")
     assert response.status_code == 200
     assert "content-length" not in response.headers
@@ -261,7 +262,7 @@ def test_a_cancelled_request_leaves_the_waiting_ones_to_run_it(
 
 
 def test_a_streamed_answer_is_cached_once_complete(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(service, "STREAM_AFTER", 256)  # so that this small store's answer streams
+    monkeypatch.setattr(engine_endpoint, "STREAM_AFTER", 256)  # so that this small store's answer streams
     query = "SELECT ?s ?p ?o ?streamed WHERE { ?s ?p ?o }"
     first, second = ask(client, query), ask(client, query)
     assert first.status_code == second.status_code == 200 and first.content == second.content
@@ -269,7 +270,7 @@ def test_a_streamed_answer_is_cached_once_complete(client: TestClient, monkeypat
 
 
 def test_the_cache_is_bounded_in_bytes() -> None:
-    cache = service.ResultCache(entries=100, max_bytes=1000, max_entry_bytes=600)
+    cache = engine_endpoint.ResultCache(entries=100, max_bytes=1000, max_entry_bytes=600)
     for key in "abc":
         cache.put(key, ("text/csv", b"x" * 400))
     cache.put("big", ("text/csv", b"x" * 700))  # larger than an entry may be: not kept

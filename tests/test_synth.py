@@ -8,10 +8,10 @@ from pathlib import Path
 import pyoxigraph as ox
 import pytest
 
-from llmkg import catalog, provenance
-from llmkg.build import memory_store
+from llmkg.kg import catalog, provenance
+from llmkg.kg.build import memory_store
+from llmkg.kg.validation import validate
 from llmkg.namespaces import PREFERRED_GRAPH
-from llmkg.validation import validate
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 import synth  # benchmarks/ is a folder of scripts, not a package

@@ -8,9 +8,9 @@ import pytest
 import rdflib
 from typer.testing import CliRunner
 
-from llmkg.build import Dataset, load_dataset
 from llmkg.cli import app
-from llmkg.validation import Problem, validate
+from llmkg.kg.build import Dataset, load_dataset
+from llmkg.kg.validation import Problem, validate
 
 from .conftest import FIXTURES, REPO, make_root
 

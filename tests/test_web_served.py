@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from llmkg.api import create_app
+from llmkg.app import create_app
 from llmkg.config import ServerSettings
 from llmkg.namespaces import sparql_prefixes
 from tests.web_support import mini_store

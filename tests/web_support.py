@@ -8,12 +8,13 @@ from pathlib import Path
 import pyoxigraph as ox
 from fastapi import FastAPI
 
-from llmkg import catalog, pages
-from llmkg.api import create_app
+from llmkg.app import create_app
 from llmkg.config import ServerSettings
-from llmkg.linkeddata import IriMap
-from llmkg.provenance import preferred_quads
-from llmkg.site import PageSettings
+from llmkg.kg import catalog
+from llmkg.kg.provenance import preferred_quads
+from llmkg.pages import routes
+from llmkg.pages.data import PageSettings
+from llmkg.pages.linkeddata import IriMap
 
 WEB = Path(__file__).parent / "fixtures" / "web"
 MINI = WEB / "mini.trig"
@@ -44,5 +45,5 @@ def page_app(store: ox.Store, *, node_modules: Path | None = REPO / "node_module
     """
     app = FastAPI()
     settings = PageSettings(iris=IriMap(site=site), node_modules=node_modules, data=WEB)
-    pages.install(app, store, settings=settings)
+    routes.install(app, store, settings=settings)
     return app

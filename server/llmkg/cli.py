@@ -22,14 +22,15 @@ from rich.console import Console
 from rich.progress import track
 from rich.table import Table
 
-from llmkg import __version__, catalog
-from llmkg.build import BuildError, Dataset, load_dataset, memory_store, write_dumps, write_store
+from llmkg import __version__
+from llmkg.kg import catalog
+from llmkg.kg.build import BuildError, Dataset, load_dataset, memory_store, write_dumps, write_store
 from llmkg.namespaces import PREFIXES, expand, shorten
+from llmkg.sparql.store import Backend
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
-    from llmkg.backend import Backend
 
 app = typer.Typer(
     help="llmkg: a source-backed knowledge graph of LLM families.", no_args_is_help=True, pretty_exceptions_enable=False
@@ -168,7 +169,7 @@ def build(
 @isolated
 def validate(root: RootOption = None) -> None:
     """Check the data against the SHACL shapes and the ontology; exit 1 on any violation."""
-    from llmkg.validation import validate as run
+    from llmkg.kg.validation import validate as run
 
     dataset = _load(root)
     problems = run(dataset)
@@ -196,8 +197,8 @@ def audit(
     root: RootOption = None,
 ) -> None:
     """Provenance report: sources, statements without provenance, conflicts, secondary-only facts, coverage."""
-    from llmkg.audit import build_report
-    from llmkg.render import print_report
+    from llmkg.kg.audit import build_report
+    from llmkg.terminal import print_report
 
     report = build_report(_load(root).quads, max_age_days=max_age_days)
     if fmt == "json":
@@ -216,8 +217,8 @@ def why(
     root: RootOption = None,
 ) -> None:
     """Every value the graph holds for a subject (and property), with document, version and location."""
-    from llmkg.audit import why as explain
-    from llmkg.render import print_reasons
+    from llmkg.kg.audit import why as explain
+    from llmkg.terminal import print_reasons
 
     try:
         reasons = explain(_load(root).quads, expand(subject), expand(prop) if prop else None)
@@ -342,7 +343,7 @@ def serve(
 
     source: Path | Backend | None = store
     if backend != "embedded":
-        from llmkg.remote import RemoteStore
+        from llmkg.sparql.remote import RemoteStore
 
         if backend != "sparql" or not endpoint:
             err.print("[red]error:[/red] --backend is embedded, or sparql with --endpoint URL")
@@ -360,9 +361,9 @@ def _served_app(
     """The endpoint app over a store directory (on disk, or copied into memory), a remote engine, or the data."""
     import dataclasses
 
-    from llmkg.api import create_app
-    from llmkg.build import read_store_info
+    from llmkg.app import create_app
     from llmkg.config import ServerSettings
+    from llmkg.kg.build import read_store_info
 
     settings = ServerSettings.from_env()
     settings = dataclasses.replace(
@@ -392,7 +393,7 @@ def load_remote(
     root: RootOption = None,
 ) -> None:
     """Push every named graph into a SPARQL 1.1 store, replacing each (a re-run never duplicates)."""
-    from llmkg.load import run_load
+    from llmkg.kg.push import run_load
 
     raise typer.Exit(run_load(_load(root), into=into, gsp=gsp, update=update, auth=auth, prune=prune, console=out))
 

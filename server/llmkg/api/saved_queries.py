@@ -1,0 +1,110 @@
+"""Routes of the saved-query catalogue (list, show, run with parameters) and the export profiles.
+
+Parameters arrive as query-string values, are checked against the query's header and bound with
+the engine's substitutions (never spliced into the text); results follow the endpoint's content
+negotiation (``Accept`` or ``format``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Any
+
+import pyoxigraph as ox
+from fastapi import APIRouter, Request
+from fastapi.responses import PlainTextResponse, Response
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+
+from llmkg.api.http import respond
+from llmkg.kg import catalog, export
+from llmkg.namespaces import text
+from llmkg.sparql.formats import GRAPH_FORMATS, negotiate
+from llmkg.sparql.query import QueryError
+
+router = APIRouter()
+#: Query-string names that belong to the protocol, not to the saved query's parameters.
+RESERVED = {"format"}
+
+
+def _saved(query_id: str) -> catalog.SavedQuery:
+    try:
+        return catalog.find(query_id)
+    except catalog.CatalogError:
+        raise HTTPException(404, f"no saved query {query_id!r}; GET /queries lists them") from None
+
+
+@router.get("/queries")
+async def list_queries() -> list[dict[str, Any]]:
+    """Every saved query: id, IRI, summary, description, tags, kind and parameters."""
+    return [{**catalog.describe(q), "results": f"/queries/{q.id}/results"} for q in catalog.saved_queries()]
+
+
+@router.get("/queries/{query_id}")
+async def show_query(request: Request, query_id: str) -> Any:
+    """One saved query: its metadata as JSON, or its text for ``Accept: application/sparql-query``."""
+    saved = _saved(query_id)
+    if "application/sparql-query" in request.headers.get("accept", ""):
+        return PlainTextResponse(saved.text, media_type="application/sparql-query")
+    return {**catalog.describe(saved), "query": saved.text, "results": f"/queries/{saved.id}/results"}
+
+
+@router.get("/queries/{query_id}/results")
+async def run_query(request: Request, query_id: str) -> Response:
+    """Run a saved query; its parameters come from the query string (``?model=…``)."""
+
+    saved = _saved(query_id)
+    given = {k: v for k, v in request.query_params.items() if k not in RESERVED}
+    try:
+        terms = catalog.bind(saved, given)
+    except catalog.CatalogError as error:
+        raise QueryError(400, "Bad parameter", str(error)) from None
+    endpoint = request.app.state.endpoint
+    job = await run_in_threadpool(
+        lambda: endpoint.job(
+            catalog.anchored(saved.text, terms),
+            accept=request.headers.get("accept"),
+            format_param=request.query_params.get("format"),
+        )
+    )
+    bindings = tuple(
+        (
+            var.value,
+            "iri" if isinstance(term, ox.NamedNode) else "literal",
+            text(term),
+            text(getattr(term, "datatype", "")),
+        )
+        for var, term in terms.items()
+    )
+    return await respond(request, endpoint, dataclasses.replace(job, bindings=bindings), conditional=True)
+
+
+@router.get("/context.jsonld")
+async def jsonld_context(request: Request) -> Response:
+    """The JSON-LD context that reads the graph's JSON-LD as plain JSON (one short name per property)."""
+    body = json.dumps(export.jsonld_context(await _quads(request)), indent=1)
+    return Response(body, media_type="application/ld+json", headers={"Access-Control-Allow-Origin": "*"})
+
+
+@router.get("/.well-known/dcat")
+async def dcat(request: Request) -> Response:
+    """DCAT 3 / schema.org description of the dataset: licence, version, dumps, SPARQL service, sources."""
+    endpoint = request.app.state.endpoint
+    fmt = negotiate(request.headers.get("accept"), request.query_params.get("format"), GRAPH_FORMATS)
+    if fmt is None:
+        raise QueryError(406, "Not Acceptable", "the description is RDF: ask for Turtle, JSON-LD, N-Triples or RDF/XML")
+    triples = export.dataset_description(
+        await _quads(request), base_url=str(request.base_url), data_version=endpoint.version
+    )
+    body = ox.serialize(triples, format=fmt.native)  # type: ignore[arg-type]
+    return Response(body, media_type=fmt.content_type, headers={"Vary": "Accept"})
+
+
+async def _quads(request: Request) -> list[ox.Quad]:
+    """The store's quads, read once per app (the dataset is immutable while served)."""
+    state = request.app.state
+    if getattr(state, "quads", None) is None:
+        state.quads = await run_in_threadpool(list, state.endpoint.store)
+    quads: list[ox.Quad] = state.quads
+    return quads

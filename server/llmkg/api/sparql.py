@@ -1,0 +1,203 @@
+"""The SPARQL protocol routes: they translate HTTP into :class:`~llmkg.engine.endpoint.Endpoint` calls.
+
+Routes: ``/sparql`` (SPARQL 1.1 Protocol, query side; Service Description when there is no
+query), ``/rdf-graphs`` (Graph Store Protocol, read side), ``/.well-known/void``,
+``/dumps/llmkg.nq`` and ``/dumps/llmkg.trig``, ``/health``, ``/version``. Everything that writes
+is refused. The app is built by :func:`llmkg.app.create_app`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import FileResponse, JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+
+from llmkg.api.http import (
+    FORM,
+    SPARQL_QUERY,
+    QueryParams,
+    not_modified,
+    post_params,
+    respond,
+    url_params,
+)
+from llmkg.engine.endpoint import Endpoint
+from llmkg.sparql.formats import Format
+from llmkg.sparql.query import Job, QueryError
+
+router = APIRouter()
+GraphParam = Annotated[list[str] | None, Query(description="IRI of a graph for the default graph (repeatable)")]
+NamedParam = Annotated[list[str] | None, Query(description="IRI of a graph to make a named graph (repeatable)")]
+FormatParam = Annotated[
+    str | None,
+    Query(
+        description="json, xml, csv, tsv, turtle, ntriples, jsonld, rdfxml, "
+        "nquads, trig or a media type; overrides Accept"
+    ),
+]
+POST_BODY = {
+    "requestBody": {
+        "content": {
+            SPARQL_QUERY: {"schema": {"type": "string"}},
+            FORM: {
+                "schema": {
+                    "type": "object",
+                    "required": ["query"],
+                    "properties": {
+                        "query": {"type": "string"},
+                        "default-graph-uri": {"type": "array", "items": {"type": "string"}},
+                        "named-graph-uri": {"type": "array", "items": {"type": "string"}},
+                    },
+                }
+            },
+        }
+    }
+}
+DUMP_TYPES = {"llmkg.nq": "application/n-quads", "llmkg.trig": "application/trig"}
+
+
+Handler = TypeVar("Handler", bound=Callable[..., Any])
+
+
+def get_and_head(path: str, **options: Any) -> Callable[[Handler], Handler]:
+    """Route GET (in the OpenAPI description) and HEAD (answered alike, left out of it) to one handler."""
+
+    def register(handler: Handler) -> Handler:
+        router.add_api_route(path, handler, methods=["GET"], **options)
+        router.add_api_route(path, handler, methods=["HEAD"], include_in_schema=False)
+        return handler
+
+    return register
+
+
+async def endpoint_of(request: Request) -> Endpoint:
+    """The app's Endpoint (async, so FastAPI does not hop to a thread to fetch it)."""
+    endpoint: Endpoint = request.app.state.endpoint
+    return endpoint
+
+
+EndpointDep = Annotated[Endpoint, Depends(endpoint_of)]
+
+
+@get_and_head("/sparql", name="sparql")
+async def sparql_get(
+    request: Request,
+    endpoint: EndpointDep,
+    query: str | None = None,
+    default_graph_uri: GraphParam = None,
+    named_graph_uri: NamedParam = None,
+    format: FormatParam = None,
+) -> Response:
+    """Run a query given in the URL; without one, describe the service (SPARQL Service Description)."""
+    params = QueryParams.from_multi(url_params(request))
+    if params.query is None:
+        return await _service_description(request, endpoint, params.format)
+    job = await run_in_threadpool(_job, request, endpoint, params)  # reading the text: never on the event loop
+    return await respond(request, endpoint, job, conditional=True)
+
+
+@router.post("/sparql", openapi_extra=POST_BODY)
+async def sparql_post(request: Request, endpoint: EndpointDep) -> Response:
+    """Run a query sent as ``application/sparql-query`` or as a form."""
+    params = await post_params(request, endpoint.settings.max_request_bytes)
+    if params.query is None:
+        raise QueryError(400, "Invalid request", "the form has no query parameter")
+    job = await run_in_threadpool(_job, request, endpoint, params)
+    return await respond(request, endpoint, job, conditional=False)
+
+
+@router.api_route("/sparql", methods=["PUT", "DELETE", "PATCH"], include_in_schema=False)
+async def sparql_write() -> Response:
+    raise _read_only("GET, HEAD, POST, OPTIONS")
+
+
+@get_and_head("/rdf-graphs")
+async def graph_store(
+    request: Request,
+    endpoint: EndpointDep,
+    graph: str | None = None,
+    default: str | None = None,
+    format: FormatParam = None,
+) -> Response:
+    """Graph Store Protocol, read side: ``?graph=IRI`` for one named graph, ``?default`` for the union."""
+    if (graph is None) == (default is None):
+        raise QueryError(400, "Invalid request", "give either ?graph=IRI or ?default")
+    accept = request.headers.get("accept")
+    job = await run_in_threadpool(lambda: endpoint.graph_job(graph, accept=accept, format_param=format))
+    return await respond(request, endpoint, job, conditional=True)
+
+
+@router.api_route("/rdf-graphs", methods=["PUT", "POST", "DELETE", "PATCH"], include_in_schema=False)
+async def graph_store_write() -> Response:
+    raise _read_only("GET, HEAD, OPTIONS")
+
+
+@get_and_head("/.well-known/void")
+async def void(request: Request, endpoint: EndpointDep, format: FormatParam = None) -> Response:
+    """VoID description of the dataset: triples per graph, licence, sources, vocabularies, examples."""
+    base = str(request.base_url)
+    etag = endpoint.etag("void", base, request.headers.get("accept"), format)
+    if not_modified(request, etag):
+        return Response(status_code=304, headers={"ETag": etag})
+    accept = request.headers.get("accept")
+    fmt, body = await run_in_threadpool(lambda: endpoint.void(base_url=base, accept=accept, format_param=format))
+    return _rdf(fmt, body, etag)
+
+
+@get_and_head("/dumps/{name}")
+async def dump(request: Request, endpoint: EndpointDep, name: str) -> Response:
+    """The whole dataset: ``llmkg.nq`` (N-Quads) or ``llmkg.trig`` (TriG), one named graph per file."""
+    etag = endpoint.etag("dump", name)
+    if name in DUMP_TYPES and not_modified(request, etag):
+        return Response(status_code=304, headers={"ETag": etag})
+    path = await run_in_threadpool(endpoint.dump, name)
+    return FileResponse(path, media_type=DUMP_TYPES[name], headers={"ETag": etag, "Cache-Control": "no-cache"})
+
+
+@router.get("/health")
+async def health(endpoint: EndpointDep) -> JSONResponse:
+    """``ok`` while every query worker is alive; ``degraded`` (503) otherwise."""
+    status = endpoint.health()
+    return JSONResponse(status, status_code=200 if status["status"] == "ok" else 503)
+
+
+@router.get("/version")
+async def version(endpoint: EndpointDep) -> dict[str, str | None]:
+    """Package version, ontology versionIRI and data version."""
+    return await run_in_threadpool(endpoint.versions)
+
+
+def _job(request: Request, endpoint: Endpoint, params: QueryParams) -> Job:
+    return endpoint.job(
+        params.query or "",
+        default_graphs=params.default_graphs,
+        named_graphs=params.named_graphs,
+        accept=request.headers.get("accept"),
+        format_param=params.format,
+    )
+
+
+async def _service_description(request: Request, endpoint: Endpoint, format_param: str | None) -> Response:
+    url, accept = str(request.url_for("sparql")), request.headers.get("accept")
+    etag = endpoint.etag("sd", url, accept, format_param)
+    if not_modified(request, etag):
+        return Response(status_code=304, headers={"ETag": etag})
+    fmt, body = await run_in_threadpool(
+        lambda: endpoint.service_description(endpoint=url, accept=accept, format_param=format_param)
+    )
+    return _rdf(fmt, body, etag)
+
+
+def _rdf(fmt: Format, body: bytes, etag: str) -> Response:
+    headers = {"ETag": etag, "Vary": "Accept", "Cache-Control": "no-cache"}
+    return Response(body, media_type=fmt.content_type, headers=headers)
+
+
+def _read_only(allow: str) -> HTTPException:
+    return HTTPException(
+        405, "this endpoint is read-only: no SPARQL Update, no Graph Store writes", headers={"Allow": allow}
+    )

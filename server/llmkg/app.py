@@ -1,0 +1,95 @@
+"""The composition root: open the store, start the engine, mount the machine API and the pages.
+
+:func:`create_app` is the one place that knows what is wired to what; ``llmkg serve`` and the
+tests build the server with it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import cast
+
+import pyoxigraph as ox
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from llmkg import __version__
+from llmkg.api import saved_queries
+from llmkg.api import sparql as sparql_routes
+from llmkg.api.http import RequestContext, install_error_handlers
+from llmkg.config import ServerSettings
+from llmkg.engine.endpoint import Endpoint
+from llmkg.kg.build import Dataset, read_store_info
+from llmkg.pages import routes as page_routes
+from llmkg.pages.data import PageSettings, Row, Runner, rows, triple_row
+from llmkg.pages.editor import N_TRIPLES, RESULTS_JSON
+from llmkg.sparql.store import Backend
+
+
+def create_app(*, store: Backend | Path, settings: ServerSettings | None = None, version: str | None = None) -> FastAPI:
+    """The endpoint over ``store``: an in-memory store, the directory of one built by ``llmkg build --store``,
+    or a :class:`~llmkg.remote.RemoteStore` (any SPARQL 1.1 engine, see backend.py).
+
+    ``version`` is the data version (ETag); by default it is read from the store directory's build
+    record, or computed from the quads. Query workers start with the app's lifespan.
+    """
+    settings = settings or ServerSettings.from_env()
+    endpoint = _open(store, settings, version)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        endpoint.start()
+        try:
+            yield
+        finally:
+            endpoint.close()
+
+    app = FastAPI(title="llmkg SPARQL endpoint", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None)
+    app.state.endpoint = endpoint
+    pages_settings = PageSettings.from_env(public_base=settings.public_base)
+    # The pages read the store only through the Backend methods (their annotations say ox.Store).
+    site_store = cast(ox.Store, endpoint.store)
+    page_routes.install(app, site_store, settings=pages_settings, runner=endpoint_runner(endpoint))  # the web face
+    app.include_router(sparql_routes.router)
+    app.include_router(saved_queries.router)
+    install_error_handlers(app)
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=["*"],
+        allow_methods=["GET", "HEAD", "POST", "OPTIONS"],
+        allow_headers=["*"],
+        expose_headers=["ETag", "X-Request-ID", "Server-Timing"],
+        max_age=86400,
+    )
+    app.add_middleware(RequestContext)
+    return app
+
+
+def _open(store: Backend | Path, settings: ServerSettings, version: str | None) -> Endpoint:
+    if isinstance(store, Path):
+        recorded, _ = read_store_info(store)
+        return Endpoint(ox.Store.read_only(str(store)), source=store, settings=settings, version=version or recorded)
+    return Endpoint(store, source=store, settings=settings, version=version or Dataset(quads=list(store)).version)
+
+
+def endpoint_runner(endpoint: Endpoint) -> Runner:
+    """A runner for :class:`llmkg.pages.data.Site` that sends a person's query through the endpoint's worker pool.
+
+    The endpoint checks it (read-only, SERVICE allowlist) and runs it with its timeout and size limits.
+    """
+
+    def run(text: str) -> tuple[list[str], list[Row]] | bool:
+        job = endpoint.job(text, accept=f"{RESULTS_JSON}, {N_TRIPLES}")
+        answer = endpoint.answer(job)
+        body = answer.body
+        if answer.content_type.startswith(N_TRIPLES):
+            triples = ox.parse(body, format=ox.RdfFormat.N_TRIPLES)
+            return ["subject", "predicate", "object"], [triple_row(t) for t in triples]
+        parsed = ox.parse_query_results(body, format=ox.QueryResultsFormat.JSON)
+        if isinstance(parsed, ox.QueryBoolean):
+            return bool(parsed)
+        return [v.value for v in parsed.variables], rows(parsed)
+
+    return run

@@ -1,0 +1,452 @@
+"""The served dataset as one object: turn requests into jobs, answer them, describe and dump the data.
+
+No HTTP here: the web layer (api.py) passes in plain values (the query, the graphs, the Accept
+header) and gets back bytes, a media type, or a :class:`~llmkg.sparql.QueryError`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import functools
+import hashlib
+import json
+import shutil
+import tempfile
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import anyio
+import anyio.from_thread
+import pyoxigraph as ox
+
+from llmkg import __version__
+from llmkg.config import ServerSettings
+from llmkg.engine.remote_pool import pool_for
+from llmkg.engine.worker import Limits
+from llmkg.kg import describe
+from llmkg.kg.build import Dataset, write_dumps
+from llmkg.sparql.answers import QueryResult, read_result
+from llmkg.sparql.formats import GRAPH_FORMATS, RESULT_FORMATS, Format, negotiate
+from llmkg.sparql.query import Job, QueryError, binding, check, inspect
+from llmkg.sparql.remote import RemoteStore
+from llmkg.sparql.store import Backend, GraphName, Term
+
+#: Results up to this size are sent whole (with Content-Length) and may be cached; larger ones stream.
+STREAM_AFTER = 1 << 20
+DUMPS = ("llmkg.nq", "llmkg.trig")
+RESULTS_JSON = "application/sparql-results+json"
+N_TRIPLES = "application/n-triples"
+
+
+@dataclass
+class Answer:
+    """A query's whole answer (``stream`` is always None, so code written for either kind reads it)."""
+
+    content_type: str
+    body: bytes
+    query_ms: float = 0.0
+    cached: bool = False
+    stream: None = None
+
+
+@dataclass
+class StreamedAnswer:
+    """A large answer, as the chunks arrive from the worker."""
+
+    content_type: str
+    stream: AsyncIterator[bytes]
+    query_ms: float = 0.0
+    cached: bool = False
+    body: None = None
+
+
+class ResultCache:
+    """A bounded LRU of whole answers; the data never changes while served, so nothing expires.
+
+    Bounded by entries and by bytes, so that answers larger than the whole-body limit (which stream)
+    can be kept too: under load the same large saved query is asked again and again.
+    """
+
+    def __init__(self, entries: int, max_bytes: int = 64 << 20, max_entry_bytes: int = 8 << 20) -> None:
+        self.entries, self.max_bytes = entries, max_bytes
+        self.max_entry_bytes = min(max_entry_bytes, max_bytes)
+        self._items: OrderedDict[str, tuple[str, bytes]] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> tuple[str, bytes] | None:
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+            return self._items.get(key)
+
+    def put(self, key: str, value: tuple[str, bytes]) -> None:
+        if self.entries <= 0 or len(value[1]) > self.max_entry_bytes:
+            return
+        with self._lock:
+            old = self._items.pop(key, None)
+            self._bytes += len(value[1]) - (len(old[1]) if old else 0)
+            self._items[key] = value
+            while len(self._items) > self.entries or self._bytes > self.max_bytes:
+                self._bytes -= len(self._items.popitem(last=False)[1][1])
+
+
+def content_type(media_type: str) -> str:
+    fmt = next((f for f in (*RESULT_FORMATS, *GRAPH_FORMATS) if f.media_type == media_type), None)
+    return fmt.content_type if fmt else media_type
+
+
+class Endpoint:
+    """The store, the worker pool that queries it, the cache, and what describes the data."""
+
+    def __init__(self, store: Backend, *, source: Backend | Path, settings: ServerSettings, version: str) -> None:
+        self.settings, self.version = settings, version
+        #: What the server's own code (pages, saved queries, statistics, audit, VoID) reads: a remote
+        #: engine is already another process; the embedded store is read only through the workers.
+        self.store: Backend = store if isinstance(store, RemoteStore) else PooledStore(self)
+        limits = Limits(
+            timeout_s=settings.query_timeout_s,
+            max_result_bytes=settings.max_result_bytes,
+            memory_bytes=settings.worker_memory_mb << 20,
+            network=bool(settings.service_allowlist),
+        )
+        self.pool = pool_for(source, size=settings.workers, limits=limits, allowlist=settings.service_allowlist)
+        self.cache = ResultCache(settings.cache_entries, max_bytes=settings.cache_mb << 20)
+        self._running: dict[str, asyncio.Future[Answer | None]] = {}  # answers being computed, by job key
+        self._lock = threading.Lock()
+        self._stats: describe.Statistics | None = None
+        self._dump_dir: Path | None = None  # made on the first dump request
+
+    def start(self) -> None:
+        self.pool.start()
+
+    def close(self) -> None:
+        self.pool.close()
+        if self._dump_dir is not None:
+            shutil.rmtree(self._dump_dir, ignore_errors=True)
+
+    def job(
+        self,
+        query: str,
+        *,
+        default_graphs: Sequence[str] = (),
+        named_graphs: Sequence[str] = (),
+        accept: str | None = None,
+        format_param: str | None = None,
+    ) -> Job:
+        """Check a query and negotiate its formats; raise QueryError 400, 403 or 406."""
+        for iri in (*default_graphs, *named_graphs):
+            _graph_iri(iri)
+        shape = check(query, allowlist=self.settings.service_allowlist)
+        results, graph = _negotiate_both(accept, format_param)
+        union = not (default_graphs or named_graphs or shape.has_dataset_clause)
+        return Job(
+            query=query,
+            default_graphs=tuple(default_graphs),
+            named_graphs=tuple(named_graphs),
+            union=union,
+            results_type=results.media_type if results else None,
+            graph_type=graph.media_type if graph else None,
+        )
+
+    def graph_job(self, graph: str | None, *, accept: str | None, format_param: str | None) -> Job:
+        """Graph Store Protocol, read side: one named graph, or (``graph`` None) the union default graph."""
+        fmt = negotiate(accept, format_param, GRAPH_FORMATS)
+        if fmt is None:
+            raise _not_acceptable(GRAPH_FORMATS)
+        if graph is not None and not self.store.contains_named_graph(_graph_iri(graph)):
+            raise QueryError(404, "No such graph", f"the store has no graph <{graph}>")
+        text = "CONSTRUCT WHERE { ?s ?p ?o }"
+        if graph is None:
+            return Job(query=text, graph_type=fmt.media_type)
+        return Job(query=text, default_graphs=(graph,), union=False, graph_type=fmt.media_type)
+
+    def etag(self, *parts: str | None) -> str:
+        """A validator for a GET answer: the data version and everything else that shapes the answer."""
+        digest = hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:16]
+        return f'W/"{self.version}-{digest}"'
+
+    def answer(self, job: Job) -> Answer:
+        """:meth:`query`, blocking, with the whole body: for code on a worker thread or with no event loop."""
+
+        async def whole() -> Answer:
+            answer = await self.query(job)
+            if isinstance(answer, Answer):
+                return answer
+            body = b"".join([chunk async for chunk in answer.stream])
+            return Answer(answer.content_type, body=body, query_ms=answer.query_ms)
+
+        if _loop_running_here():  # sync code on the event loop's thread: block it, as the store itself would
+            with concurrent.futures.ThreadPoolExecutor(1) as helper:
+                return helper.submit(asyncio.run, whole()).result()
+        try:
+            return anyio.from_thread.run(whole)
+        except RuntimeError:  # not on a worker thread of a running loop: run one here
+            return asyncio.run(whole())
+
+    async def query(self, job: Job) -> Answer | StreamedAnswer:
+        """Run ``job`` in a worker; small answers come whole, large ones stream; both are cached.
+
+        A job already running for another request is not run again: the later request waits for its
+        answer (when that answer comes whole), so a burst of one query costs one worker, not many.
+        """
+        key = job_key(job)
+        hit = self.cache.get(key)
+        if hit is not None:
+            return Answer(content_type(hit[0]), body=hit[1], cached=True)
+        shared = await self._answer_of_running(key)
+        if shared is not None:
+            return shared
+        leader: asyncio.Future[Answer | None] = asyncio.get_running_loop().create_future()
+        self._running[key] = leader
+        try:
+            answer = await self._run(job, key)
+            leader.set_result(answer if isinstance(answer, Answer) else None)
+            return answer
+        except QueryError as error:
+            leader.set_exception(error)
+            leader.exception()  # retrieved here, so asyncio logs nothing when no other request waited
+            raise
+        finally:
+            self._running.pop(key, None)
+            if not leader.done():
+                leader.cancel()  # this request was cancelled: the waiting ones run the query themselves
+
+    async def _answer_of_running(self, key: str) -> Answer | None:
+        """The answer of the same job running for another request, or None when there is none to share."""
+        running = self._running.get(key)
+        if running is None or running.get_loop() is not asyncio.get_running_loop():
+            return None
+        try:
+            answer = await asyncio.shield(running)
+        except asyncio.CancelledError:
+            if not running.cancelled():
+                raise  # this request itself was cancelled
+            return None
+        return None if answer is None else Answer(answer.content_type, body=answer.body, cached=True)
+
+    async def _run(self, job: Job, key: str) -> Answer | StreamedAnswer:
+        started = time.perf_counter()
+        reply = await self.pool.submit(job)
+        chunks, head, size = reply.chunks(), [], 0
+        async for chunk in chunks:
+            head.append(chunk)
+            size += len(chunk)
+            if size > STREAM_AFTER:
+                elapsed = (time.perf_counter() - started) * 1000
+                stream = self._kept(key, reply.media_type, _chain(head, chunks))
+                return StreamedAnswer(content_type(reply.media_type), stream=stream, query_ms=elapsed)
+        body = b"".join(head)
+        self.cache.put(key, (reply.media_type, body))
+        return Answer(content_type(reply.media_type), body=body, query_ms=(time.perf_counter() - started) * 1000)
+
+    async def _kept(self, key: str, media_type: str, stream: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+        """Pass a streamed answer on, keeping a copy for the cache while it fits."""
+        kept: list[bytes] | None = [] if self.cache.entries > 0 else None
+        size = 0
+        async for chunk in stream:
+            size += len(chunk)
+            if size > self.cache.max_entry_bytes:
+                kept = None
+            elif kept is not None:
+                kept.append(chunk)
+            yield chunk
+        if kept is not None:  # only a complete answer is cached
+            self.cache.put(key, (media_type, b"".join(kept)))
+
+    def statistics(self) -> describe.Statistics:
+        with self._lock:
+            if self._stats is None:
+                self._stats = describe.statistics(self.store)
+            return self._stats
+
+    def service_description(
+        self, *, endpoint: str, accept: str | None, format_param: str | None
+    ) -> tuple[Format, bytes]:
+        triples = describe.service_description(
+            self.statistics(),
+            endpoint=endpoint,
+            dataset=self.dataset_iri,
+            federated=bool(self.settings.service_allowlist),
+        )
+        return _serialise(triples, accept, format_param)
+
+    def void(self, *, base_url: str, accept: str | None, format_param: str | None) -> tuple[Format, bytes]:
+        triples = describe.void_description(
+            self.statistics(), dataset=self.dataset_iri, base_url=base_url, version=self.version
+        )
+        return _serialise(triples, accept, format_param)
+
+    @property
+    def dataset_iri(self) -> str:
+        return self.settings.public_base + "dataset"
+
+    def dump(self, name: str) -> Path:
+        """The canonical N-Quads or TriG dump of the served store, written once on first use."""
+        if name not in DUMPS:
+            raise QueryError(404, "No such dump", f"dumps available: {', '.join(DUMPS)}")
+        with self._lock:
+            if self._dump_dir is None:
+                self._dump_dir = Path(tempfile.mkdtemp(prefix="llmkg-dumps-"))
+            if not (self._dump_dir / name).is_file():
+                write_dumps(Dataset(quads=list(self.store)), self._dump_dir)
+            return self._dump_dir / name
+
+    def versions(self) -> dict[str, str | None]:
+        return {"package": __version__, "ontology": describe.ontology_version(self.store), "data": self.version}
+
+    def health(self) -> dict[str, object]:
+        stats = self.pool.stats()
+        ok = stats["live"] >= stats["size"]
+        return {"status": "ok" if ok else "degraded", "workers": stats}
+
+
+class PooledStore:
+    """The embedded store as the server's own code reads it: every read is a job for the query workers.
+
+    It has the :class:`~llmkg.backend.Backend` methods, so the pages, the saved queries, the
+    statistics, the audit and the VoID and service descriptions run unchanged, but an engine abort,
+    a crash or a runaway query in any of them costs that request and one worker, never the server.
+    Call it from a thread (``run_in_threadpool``); on the event loop's thread it blocks the loop.
+    """
+
+    def __init__(self, endpoint: Endpoint) -> None:
+        self.endpoint = endpoint
+
+    def query(
+        self,
+        query: str,
+        *,
+        prefixes: dict[str, str] | None = None,
+        use_default_graph_as_union: bool = False,
+        default_graph: GraphName | list[GraphName] | None = None,
+        named_graphs: list[ox.NamedNode | ox.BlankNode] | None = None,
+        substitutions: dict[ox.Variable, Term] | None = None,
+    ) -> QueryResult:
+        """Like ``pyoxigraph.Store.query`` (graphs given by IRI), answered by a worker; raises QueryError."""
+        defaults = default_graph if isinstance(default_graph, list) else [default_graph] if default_graph else []
+        job = Job(
+            query="".join(f"PREFIX {name}: <{iri}>\n" for name, iri in (prefixes or {}).items()) + query,
+            default_graphs=tuple(g.value for g in defaults if isinstance(g, ox.NamedNode)),
+            named_graphs=tuple(g.value for g in named_graphs or () if isinstance(g, ox.NamedNode)),
+            union=use_default_graph_as_union,
+            results_type=RESULTS_JSON,
+            graph_type=N_TRIPLES,
+            bindings=tuple(
+                binding(v.value, t) for v, t in (substitutions or {}).items() if not isinstance(t, ox.Triple)
+            ),
+        )
+        answer = self.endpoint.answer(job)
+        media_type = answer.content_type.split(";")[0].strip()
+        return read_result(answer.body, media_type, ask=inspect(query).form == "ASK")
+
+    def quads_for_pattern(
+        self,
+        subject: ox.NamedNode | ox.BlankNode | ox.Triple | None,
+        predicate: ox.NamedNode | None,
+        object: Term | None,
+        graph_name: GraphName | None = None,
+    ) -> Iterator[ox.Quad]:
+        """The quads matching a pattern (None matches anything), as ``pyoxigraph.Store`` finds them."""
+        if subject is None and predicate is None and object is None and isinstance(graph_name, ox.NamedNode):
+            return iter(self._graph(graph_name))
+        if subject is None and predicate is None and object is None and graph_name is None:
+            return iter(self)
+        return iter(self._matching({"s": subject, "p": predicate, "o": object}, graph_name))
+
+    def _matching(self, terms: dict[str, Term | None], graph_name: GraphName | None) -> list[ox.Quad]:
+        # IRIs and literals are written into the pattern, so the engine starts from them; blank nodes
+        # cannot be, and are bound by substitution.
+        pattern = " ".join(f"?{k}" if t is None or isinstance(t, ox.BlankNode) else str(t) for k, t in terms.items())
+        if isinstance(graph_name, ox.DefaultGraph):
+            where = f"{{ {pattern} }}"
+        elif graph_name is None:
+            where = f"{{ {{ {pattern} }} UNION {{ GRAPH ?g {{ {pattern} }} }} }}"
+        else:
+            where = f"{{ GRAPH {graph_name} {{ {pattern} }} }}"
+        subs: dict[ox.Variable, Term] = {ox.Variable(k): t for k, t in terms.items() if isinstance(t, ox.BlankNode)}
+        found = self.query(f"SELECT * WHERE {where}", substitutions=subs)
+        assert isinstance(found, ox.QuerySolutions)
+        quads = []
+        for row in found:
+            s, p, o = (row[k] if t is None else t for k, t in terms.items())
+            g = graph_name if graph_name is not None else row["g"] or ox.DefaultGraph()
+            quads.append(ox.Quad(s, p, o, g))  # type: ignore[arg-type]
+        return quads
+
+    def _graph(self, graph: ox.NamedNode) -> list[ox.Quad]:
+        """One named graph whole, as N-Triples: far smaller than a table of its quads."""
+        found = self.query("CONSTRUCT WHERE { ?s ?p ?o }", default_graph=graph)
+        assert isinstance(found, ox.QueryTriples)
+        return [ox.Quad(t.subject, t.predicate, t.object, graph) for t in found]
+
+    def contains_named_graph(self, graph_name: GraphName) -> bool:
+        if not isinstance(graph_name, ox.NamedNode):
+            return False
+        return bool(self.query(f"ASK {{ GRAPH {graph_name} {{ ?s ?p ?o }} }}"))
+
+    def __iter__(self) -> Iterator[ox.Quad]:
+        """Every quad, one graph at a time, so no single answer holds the whole store."""
+        found = self.query("SELECT DISTINCT ?g WHERE { GRAPH ?g { ?s ?p ?o } }")
+        assert isinstance(found, ox.QuerySolutions)
+        graphs = [row["g"] for row in found]
+        quads = self._matching({"s": None, "p": None, "o": None}, ox.DefaultGraph())
+        for graph in graphs:
+            if isinstance(graph, ox.NamedNode):
+                quads.extend(self._graph(graph))
+        return iter(quads)
+
+
+def _loop_running_here() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
+async def _chain(head: list[bytes], rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    for chunk in head:
+        yield chunk
+    async for chunk in rest:
+        yield chunk
+
+
+def job_key(job: Job) -> str:
+    """What the answer depends on: everything but the request that asks."""
+    return json.dumps({**job.to_dict(), "request_id": None}, sort_keys=True)
+
+
+def _graph_iri(value: str) -> ox.NamedNode:
+    try:
+        return ox.NamedNode(value)
+    except ValueError:
+        raise QueryError(400, "Invalid graph IRI", f"not an absolute IRI: {value[:200]!r}") from None
+
+
+@functools.lru_cache(maxsize=512)
+def _negotiate_both(accept: str | None, format_param: str | None) -> tuple[Format | None, Format | None]:
+    results = negotiate(accept, format_param, RESULT_FORMATS)
+    graph = negotiate(accept, format_param, GRAPH_FORMATS)
+    if results is None and graph is None:
+        raise _not_acceptable((*RESULT_FORMATS, *GRAPH_FORMATS))
+    return results, graph
+
+
+def _not_acceptable(formats: Sequence[Format]) -> QueryError:
+    offered = ", ".join(f.media_type for f in formats)
+    return QueryError(406, "Not Acceptable", f"nothing acceptable to serve; available: {offered}")
+
+
+def _serialise(triples: list[ox.Triple], accept: str | None, format_param: str | None) -> tuple[Format, bytes]:
+    fmt = negotiate(accept, format_param, GRAPH_FORMATS)
+    if fmt is None:
+        raise _not_acceptable(GRAPH_FORMATS)
+    triples = sorted(triples, key=lambda t: (str(t.subject), str(t.predicate), str(t.object)))
+    data = ox.serialize(triples, format=fmt.native, prefixes=describe.DESCRIPTION_PREFIXES)  # type: ignore[arg-type]
+    return fmt, data or b""

@@ -1,0 +1,168 @@
+"""What runs inside the query processes: the frame protocol, the zygote and the worker loop.
+
+Frames: one kind byte, a 4-byte big-endian length, the payload. The server sends ``Q`` (a job as
+JSON); a worker answers ``M`` (media type), ``D`` (data)… then ``E`` (end), or ``X`` (error) at
+any point. See workers.py for the pool that drives them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import socket
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyoxigraph as ox
+
+from llmkg.engine import egress, sandbox
+from llmkg.sparql.formats import GRAPH_FORMATS, Format
+from llmkg.sparql.query import Job, QueryError, run
+
+log = logging.getLogger("llmkg.workers")
+Source = ox.Store | Path
+_HEADER = struct.Struct(">cI")
+CHUNK = 64 * 1024
+GRAPH_TYPES = frozenset(f.media_type for f in GRAPH_FORMATS)
+
+
+@dataclass(frozen=True)
+class Limits:
+    timeout_s: float = 30.0
+    max_result_bytes: int = 100_000_000
+    memory_bytes: int = 2 << 30
+    network: bool = False
+
+
+class WorkerGone(Exception):
+    """The worker's end of the socket closed: it crashed, ran out of memory or was killed."""
+
+
+def encode_frame(kind: bytes, payload: bytes = b"") -> bytes:
+    return _HEADER.pack(kind, len(payload)) + payload
+
+
+async def read_frame(sock: socket.socket) -> tuple[bytes, bytes]:
+    """One frame from a non-blocking socket, read on the running event loop."""
+    loop = asyncio.get_running_loop()
+    kind, length = _HEADER.unpack(await _read_exact(loop, sock, _HEADER.size))
+    return kind, await _read_exact(loop, sock, length)
+
+
+async def _read_exact(loop: asyncio.AbstractEventLoop, sock: socket.socket, size: int) -> bytes:
+    buffer = bytearray(size)
+    view, got = memoryview(buffer), 0
+    while got < size:
+        n = await loop.sock_recv_into(sock, view[got:])
+        if n == 0:
+            raise WorkerGone("worker closed its socket")
+        got += n
+    return bytes(buffer)
+
+
+def send_frame(sock: socket.socket, kind: bytes, payload: bytes = b"") -> None:
+    sock.sendall(_HEADER.pack(kind, len(payload)))
+    if payload:
+        sock.sendall(payload)
+
+
+def recv_frame(sock: socket.socket) -> tuple[bytes, bytes]:
+    kind, length = _HEADER.unpack(_recv_exact(sock, _HEADER.size))
+    return kind, _recv_exact(sock, length)
+
+
+def _recv_exact(sock: socket.socket, size: int) -> bytes:
+    buffer = bytearray(size)
+    view, got = memoryview(buffer), 0
+    while got < size:
+        n = sock.recv_into(view[got:])
+        if n == 0:
+            raise WorkerGone("worker closed its socket")
+        got += n
+    return bytes(buffer)
+
+
+class _FrameWriter:
+    """The file-like object pyoxigraph serialises into: sends ``D`` frames, enforces the limit."""
+
+    def __init__(self, sock: socket.socket, limit: int) -> None:
+        self.sock, self.limit, self.total, self.buffer = sock, limit, 0, bytearray()
+
+    def write(self, data: bytes) -> int:
+        self.total += len(data)
+        if self.total > self.limit:
+            raise QueryError(
+                422, "Result too large", f"the result exceeds {self.limit} bytes; add a LIMIT or narrow the query"
+            )
+        self.buffer += data
+        if len(self.buffer) >= CHUNK:
+            self.flush()
+        return len(data)
+
+    def flush(self) -> None:
+        if self.buffer:
+            send_frame(self.sock, b"D", bytes(self.buffer))
+            self.buffer.clear()
+
+
+def worker_main(sock: socket.socket, source: Source, limits: Limits) -> None:
+    """A worker's life: confine itself, hand the server its connection filter, answer jobs until the
+    server closes the socket. A worker that cannot be confined says why and answers nothing.
+    """
+    try:
+        listener = sandbox.harden(memory_bytes=limits.memory_bytes, network=limits.network)
+    except egress.SandboxError as error:
+        socket.send_fds(sock, [b"F" + str(error).encode()], [])
+        return
+    socket.send_fds(sock, [b"L"], [listener])
+    os.close(listener)
+    store = source if isinstance(source, ox.Store) else ox.Store.read_only(str(source))
+    while True:
+        try:
+            _, payload = recv_frame(sock)
+        except WorkerGone:
+            return
+        answer(sock, store, Job.from_dict(json.loads(payload)), limits.max_result_bytes)
+
+
+def answer(sock: socket.socket, store: ox.Store, job: Job, max_bytes: int) -> None:
+    """Run one job and send its frames; errors become an ``X`` frame."""
+    out, fmt = _FrameWriter(sock, max_bytes), None
+    try:
+        fmt, write = run(store, job)
+        send_frame(sock, b"M", fmt.media_type.encode())
+        write(out)  # type: ignore[arg-type]
+        out.flush()
+        send_frame(sock, b"E")
+    except QueryError as error:
+        send_frame(sock, b"X", json.dumps(error.to_dict()).encode())
+    except (OSError, ValueError, RuntimeError) as error:
+        if isinstance(error, (BrokenPipeError, ConnectionError)):
+            raise
+        send_frame(sock, b"X", json.dumps(_failure(error, fmt, job.request_id).to_dict()).encode())
+
+
+def _failure(error: Exception, fmt: Format | None, request_id: str) -> QueryError:
+    """A format that cannot write this result (JSON-LD and RDF 1.2 triple terms) is the client's
+    choice, a 406 that names formats that can; any other engine failure is ours, a 500 in the log.
+    """
+    if fmt is not None and "does not support" in str(error):
+        better = "text/turtle or application/n-triples" if fmt.media_type in GRAPH_TYPES else "another format"
+        return QueryError(
+            406, "Not Acceptable", f"{fmt.media_type} cannot express this result ({error}); ask for {better}"
+        )
+    log.warning("query failed in request %s: %s", request_id or "-", error)
+    return QueryError(500, "Query failed", "the query could not be evaluated")
+
+
+def zygote_main(ctl: socket.socket, source: Source, limits: Limits) -> None:
+    sandbox.become_zygote()
+    while ctl.recv(1):
+        mine, theirs = socket.socketpair()
+        pid = sandbox.fork(worker_main, theirs, source, limits, keep=theirs)
+        theirs.close()
+        socket.send_fds(ctl, [str(pid).encode()], [mine.fileno()])
+        mine.close()

@@ -1,0 +1,271 @@
+"""Provenance auditing: which source says what, where sources disagree, and what is missing.
+
+``llmkg audit`` and ``GET /audit`` render the same :class:`Report`; ``llmkg why`` answers
+"why does the graph say this?" for one subject (and optionally one property).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter, defaultdict
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import pyoxigraph as ox
+
+from llmkg.kg.provenance import DCTERMS, PROV, RDF_TYPE, GraphInfo, conflicts, graph_infos, statements_by_key
+from llmkg.namespaces import LLMKG, PREFERRED_GRAPH, shorten, text
+
+#: Properties each kind of entity is expected to state somewhere (coverage report).
+EXPECTED: dict[str, tuple[str, ...]] = {
+    "Model": ("totalParameters", "contextLength", "knowledgeCutoff", "architectureType", "developer"),
+    "Checkpoint": ("huggingFaceRepository", "checkpointOf", "tuning"),
+    "Benchmark": ("http://www.w3.org/2000/01/rdf-schema#label",),
+    "Metric": ("higherIsBetter",),
+    "Licence": ("effectiveDate", "monthlyActiveUserThreshold"),
+}
+#: Predicates that describe graphs and source documents: what a report or a "why" answer reads.
+PROVENANCE_PREDICATES = frozenset(
+    {
+        DCTERMS + "title",
+        DCTERMS + "issued",
+        DCTERMS + "modified",
+        LLMKG + "version",
+        LLMKG + "evidence",
+        LLMKG + "party",
+        LLMKG + "retrievedOn",
+        LLMKG + "locator",
+        PROV + "wasDerivedFrom",
+    }
+)
+VOCABULARY_PREFIX = "https://w3id.org/llmkg/graph/"
+_VOCABULARY = tuple(VOCABULARY_PREFIX + f for f in ("ontology/", "shapes/", "queries"))
+
+
+@dataclass
+class SourceRow:
+    source: str
+    title: str
+    date: str
+    version: str
+    evidence: str
+    party: str
+    graphs: int
+    statements: int
+
+
+@dataclass
+class Conflict:
+    subject: str
+    property: str
+    values: dict[str, list[str]]  # graph -> values
+    sources: dict[str, str]  # graph -> source document
+    acknowledged: bool
+
+
+@dataclass
+class Report:
+    sources: list[SourceRow] = field(default_factory=list)
+    unprovenanced: list[str] = field(default_factory=list)
+    conflicts: list[Conflict] = field(default_factory=list)
+    secondary_only: list[str] = field(default_factory=list)
+    stale_sources: list[str] = field(default_factory=list)
+    missing: dict[str, list[str]] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @property
+    def unacknowledged(self) -> list[Conflict]:
+        return [c for c in self.conflicts if not c.acknowledged]
+
+
+def _doc_properties(quads: list[ox.Quad]) -> dict[str, dict[str, str]]:
+    props: dict[str, dict[str, str]] = defaultdict(dict)
+    for q in quads:
+        if text(q.predicate) in PROVENANCE_PREDICATES:
+            props[text(q.subject)][text(q.predicate)] = text(q.object)
+    return props
+
+
+def _short(iri: str) -> str:
+    return shorten(ox.NamedNode(iri)) if iri else "(curated)"
+
+
+def _fact_quads(quads: list[ox.Quad], infos: dict[str, GraphInfo]) -> list[ox.Quad]:
+    """World statements: not graph metadata, not vocabulary, not the derived preferred graph."""
+    return [
+        q
+        for q in quads
+        if infos.get(text(q.graph_name), GraphInfo("", "other")).kind in ("fact", "curated")
+        and not text(q.graph_name).startswith(_VOCABULARY)
+        and text(q.subject) not in infos
+    ]
+
+
+def build_report(quads: list[ox.Quad], *, max_age_days: int | None = None, today: dt.date | None = None) -> Report:
+    infos = graph_infos(quads)
+    docs = _doc_properties(quads)
+    report = Report()
+    report.sources = _source_rows(quads, infos, docs)
+    report.unprovenanced = _unprovenanced(quads, infos, docs)
+    report.conflicts = _conflicts(quads, docs)
+    report.secondary_only = _secondary_only(quads, infos, docs)
+    if max_age_days is not None:
+        cutoff = (today or dt.date.today()) - dt.timedelta(days=max_age_days)
+        report.stale_sources = sorted(r.source for r in report.sources if r.date and r.date[:10] < cutoff.isoformat())
+    report.missing = _coverage(quads)
+    return report
+
+
+def _source_rows(quads: list[ox.Quad], infos: dict[str, GraphInfo], docs: dict[str, dict[str, str]]) -> list[SourceRow]:
+    per_graph = Counter(text(q.graph_name) for q in _fact_quads(quads, infos))
+    by_doc: dict[str, list[str]] = defaultdict(list)
+    for graph, info in infos.items():
+        if info.kind == "fact":
+            by_doc[docs.get(graph, {}).get(PROV + "wasDerivedFrom", "")].append(graph)
+    rows = []
+    for doc, graphs in sorted(by_doc.items()):
+        d = docs.get(doc, {})
+        rows.append(
+            SourceRow(
+                source=_short(doc),
+                title=d.get(DCTERMS + "title", ""),
+                date=d.get(DCTERMS + "issued", d.get(DCTERMS + "modified", "")),
+                version=d.get(LLMKG + "version", ""),
+                evidence=d.get(LLMKG + "evidence", "").rsplit("#", 1)[-1],
+                party=d.get(LLMKG + "party", "").rsplit("#", 1)[-1],
+                graphs=len(graphs),
+                statements=sum(per_graph[g] for g in graphs),
+            )
+        )
+    return rows
+
+
+def _unprovenanced(quads: list[ox.Quad], infos: dict[str, GraphInfo], docs: dict[str, dict[str, str]]) -> list[str]:
+    """Statements in graphs that do not say where they come from."""
+    bad = []
+    for q in quads:
+        graph = text(q.graph_name)
+        info = infos.get(graph)
+        if graph == PREFERRED_GRAPH or graph.startswith(_VOCABULARY) or q.subject == q.graph_name:
+            continue
+        provenanced = info is not None and (
+            info.kind == "curated" or (info.kind == "fact" and PROV + "wasDerivedFrom" in docs.get(graph, {}))
+        )
+        if not provenanced:
+            bad.append(f"{q.subject} {q.predicate} {q.object} ({graph or 'default graph'})")
+    return bad
+
+
+def _acknowledged(quads: list[ox.Quad]) -> set[tuple[str, str]]:
+    """(subject, property) pairs covered by a curator's conflict note; a note may list several of each."""
+    subjects: dict[str, set[str]] = defaultdict(set)
+    properties: dict[str, set[str]] = defaultdict(set)
+    for q in quads:
+        if text(q.predicate) == LLMKG + "conflictSubject":
+            subjects[text(q.subject)].add(text(q.object))
+        elif text(q.predicate) == LLMKG + "conflictProperty":
+            properties[text(q.subject)].add(text(q.object))
+    return {(s, p) for note, subs in subjects.items() for s in subs for p in properties.get(note, ())}
+
+
+def _conflicts(quads: list[ox.Quad], docs: dict[str, dict[str, str]]) -> list[Conflict]:
+    acknowledged = _acknowledged(quads)
+    found = []
+    for (subject, prop), values in sorted(conflicts(quads).items(), key=lambda kv: (str(kv[0][0]), str(kv[0][1]))):
+        found.append(
+            Conflict(
+                subject=shorten(subject),
+                property=shorten(prop),
+                values={shorten(ox.NamedNode(g)): sorted(text(v) for v in vs) for g, vs in sorted(values.items())},
+                sources={
+                    shorten(ox.NamedNode(g)): _short(docs.get(g, {}).get(PROV + "wasDerivedFrom", ""))
+                    for g in sorted(values)
+                },
+                acknowledged=(text(subject), text(prop)) in acknowledged,
+            )
+        )
+    return found
+
+
+def _secondary_only(quads: list[ox.Quad], infos: dict[str, GraphInfo], docs: dict[str, dict[str, str]]) -> list[str]:
+    """Statements whose every stating graph comes from a secondary source."""
+    found = []
+    for (subject, prop), by_graph in statements_by_key(quads, infos).items():
+        objects: dict[str, set[str]] = defaultdict(set)
+        for graph, qs in by_graph.items():
+            for q in qs:
+                objects[text(q.object)].add(graph)
+        for obj, graphs in sorted(objects.items()):
+            if all(infos[g].kind == "fact" and not infos[g].primary for g in graphs):
+                found.append(f"{shorten(subject)} {shorten(prop)} {obj}")
+    return sorted(found)
+
+
+def _coverage(quads: list[ox.Quad]) -> dict[str, list[str]]:
+    typed: dict[str, set[str]] = defaultdict(set)
+    stated: dict[str, set[str]] = defaultdict(set)
+    for q in quads:
+        if text(q.graph_name) == PREFERRED_GRAPH:
+            continue
+        if text(q.predicate) == RDF_TYPE and text(q.object).startswith(LLMKG):
+            typed[text(q.object)[len(LLMKG) :]].add(text(q.subject))
+        stated[text(q.subject)].add(text(q.predicate))
+    missing: dict[str, list[str]] = {}
+    for kind, props in EXPECTED.items():
+        for entity in sorted(typed.get(kind, ())):
+            full = [p if p.startswith("http") else LLMKG + p for p in props]
+            lacking = [shorten(ox.NamedNode(p)) for p in full if p not in stated[entity]]
+            if lacking:
+                missing[shorten(ox.NamedNode(entity))] = lacking
+    return missing
+
+
+@dataclass
+class Reason:
+    property: str
+    value: str
+    graph: str
+    source: str
+    title: str
+    version: str
+    date: str
+    locator: str
+    retrieved: str
+    evidence: str
+    preferred: bool
+
+
+def why(quads: list[ox.Quad], subject: str, prop: str | None = None) -> list[Reason]:
+    """Every value the graph holds for ``subject`` (and ``prop``), each with its source and location."""
+    docs = _doc_properties(quads)
+    preferred = {
+        (text(q.predicate), text(q.object))
+        for q in quads
+        if text(q.graph_name) == PREFERRED_GRAPH and text(q.subject) == subject
+    }
+    reasons = []
+    for q in quads:
+        graph = text(q.graph_name)
+        if text(q.subject) != subject or graph == PREFERRED_GRAPH or (prop and text(q.predicate) != prop):
+            continue
+        g = docs.get(graph, {})
+        doc = g.get(PROV + "wasDerivedFrom", "")
+        d = docs.get(doc, {})
+        reasons.append(
+            Reason(
+                property=shorten(q.predicate),
+                value=shorten(q.object),
+                graph=shorten(q.graph_name),
+                source=_short(doc),
+                title=d.get(DCTERMS + "title", ""),
+                version=d.get(LLMKG + "version", ""),
+                date=d.get(DCTERMS + "issued", d.get(DCTERMS + "modified", "")),
+                locator=g.get(LLMKG + "locator", ""),
+                retrieved=d.get(LLMKG + "retrievedOn", ""),
+                evidence=d.get(LLMKG + "evidence", "").rsplit("#", 1)[-1],
+                preferred=(text(q.predicate), text(q.object)) in preferred,
+            )
+        )
+    return sorted(reasons, key=lambda r: (r.property, r.value, r.graph))

@@ -1,0 +1,263 @@
+"""Build the dataset: parse every data file into its named graph, add provenance, dump, store.
+
+A build is all-or-nothing: every file is parsed before anything is written, and outputs are
+written to temporary paths and moved into place, so a bad file leaves earlier outputs intact.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import sys
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyoxigraph as ox
+
+from llmkg import __version__
+from llmkg.config import data_root
+from llmkg.kg import catalog, provenance
+from llmkg.namespaces import GENID, GRAPH, LLMKG, PREFIXES, graph_iri
+
+RDF_TYPE = ox.NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#type")
+SOURCE_FILE = ox.NamedNode(LLMKG + "sourceFile")
+CURATED_GRAPH = ox.NamedNode(LLMKG + "CuratedGraph")
+#: Folders whose files are vocabulary (typed as curated graphs by the build itself).
+VOCABULARY_FOLDERS = ("ontology", "shapes")
+
+Progress = Callable[[Iterable[Path], str], Iterable[Path]]
+
+
+class BuildError(Exception):
+    """A data file could not be loaded; the message says which file and where."""
+
+
+@dataclass
+class Dataset:
+    """The built dataset: every quad, and which file each named graph came from."""
+
+    quads: list[ox.Quad] = field(default_factory=list)
+    graph_files: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def version(self) -> str:
+        """A short content hash of the data, used as data version and HTTP ETag."""
+        digest = hashlib.sha256(nquads_bytes(self.quads)).hexdigest()
+        return f"{__version__}+{digest[:12]}"
+
+    def graphs_under(self, folder: str) -> list[str]:
+        return [g for g, f in self.graph_files.items() if f.startswith(folder + "/")]
+
+
+def data_files(root: Path) -> list[Path]:
+    """Every Turtle file that makes up the dataset, in a stable order."""
+    files: list[Path] = []
+    for folder in ("ontology", "shapes", "triples"):
+        files.extend(sorted((root / folder).rglob("*.ttl")))
+    return files
+
+
+def parse_file(path: Path, relative: str) -> list[ox.Quad]:
+    """Parse one Turtle file into its named graph, with blank nodes made stable IRIs.
+
+    Raises BuildError naming file:line:column on a syntax error.
+    """
+    graph = ox.NamedNode(graph_iri(relative))
+    try:
+        triples = list(ox.parse(path=path, format=ox.RdfFormat.TURTLE, base_iri=graph.value))
+    except SyntaxError as error:
+        raise BuildError(f"{relative}:{error.lineno}:{error.offset}: {error.msg}") from None
+    except (OSError, ValueError) as error:
+        raise BuildError(f"{relative}: {error}") from None
+    skolem = _Skolemizer(relative)
+    quads = [ox.Quad(skolem(t.subject), t.predicate, skolem(t.object), graph) for t in triples]
+    quads.append(ox.Quad(graph, SOURCE_FILE, ox.Literal(relative), graph))
+    if relative.startswith(VOCABULARY_FOLDERS):
+        quads.append(ox.Quad(graph, RDF_TYPE, CURATED_GRAPH, graph))
+    return quads
+
+
+class _Skolemizer:
+    """Replace blank nodes by IRIs numbered in order of appearance, so dumps are reproducible."""
+
+    def __init__(self, relative: str) -> None:
+        self.prefix = GENID + relative.removesuffix(".ttl") + "/"
+        self.seen: dict[str, ox.NamedNode] = {}
+
+    def __call__(self, term: ox.NamedNode | ox.BlankNode | ox.Literal | ox.Triple) -> ox.NamedNode:
+        if not isinstance(term, ox.BlankNode):
+            return term  # type: ignore[return-value]
+        if term.value not in self.seen:
+            self.seen[term.value] = ox.NamedNode(f"{self.prefix}b{len(self.seen)}")
+        return self.seen[term.value]
+
+
+def load_dataset(root: Path | None = None, *, progress: Progress | None = None) -> Dataset:
+    """Parse the whole dataset in memory; raise BuildError on the first bad file."""
+
+    root = root or data_root()
+    dataset = Dataset()
+    files = data_files(root)
+    for path in progress(files, "parsing") if progress else files:
+        relative = path.relative_to(root).as_posix()
+        dataset.quads.extend(parse_file(path, relative))
+        dataset.graph_files[graph_iri(relative)] = relative
+    dataset.quads.extend(catalog.catalogue_quads(root))
+    dataset.quads = canonical(dataset.quads)
+    dataset.quads.extend(provenance.preferred_quads(dataset.quads))
+    return dataset
+
+
+def canonical(quads: list[ox.Quad]) -> list[ox.Quad]:
+    """The quads as the store keeps them: numbers in canonical lexical form ("84.0" becomes "84").
+
+    Doing this once at build time makes the dumps, the store and every later round trip agree.
+    """
+    store = ox.Store()
+    store.bulk_extend(quads)
+    return list(store)
+
+
+def nquads_bytes(quads: Iterable[ox.Quad]) -> bytes:
+    """Canonical N-Quads: one quad a line, sorted, so equal data gives equal bytes."""
+    lines = sorted(f"{q} .\n" for q in quads)
+    return "".join(lines).encode()
+
+
+def trig_bytes(quads: Iterable[ox.Quad]) -> bytes:
+    """TriG with the project's prefixes, graphs and subjects in sorted order."""
+    ordered = sorted(quads, key=lambda q: (str(q.graph_name), str(q.subject), str(q.predicate), str(q.object)))
+    return ox.serialize(ordered, format=ox.RdfFormat.TRIG, prefixes=PREFIXES)  # type: ignore[return-value]
+
+
+def write_dumps(dataset: Dataset, out_dir: Path) -> list[Path]:
+    """Write dist/llmkg.nq and dist/llmkg.trig, each replaced atomically."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    outputs = {"llmkg.nq": nquads_bytes(dataset.quads), "llmkg.trig": trig_bytes(dataset.quads)}
+    written = []
+    for name, payload in outputs.items():
+        target = out_dir / name
+        _atomic_write(target, payload)
+        written.append(target)
+    return written
+
+
+def _atomic_write(target: Path, payload: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+    os.fchmod(fd, 0o644)  # mkstemp makes the file private; a published dump is not
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(payload)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, target)
+
+
+def memory_store(dataset: Dataset) -> ox.Store:
+    store = ox.Store()
+    store.bulk_extend(dataset.quads)
+    return store
+
+
+def write_store(dataset: Dataset, store_dir: Path) -> None:
+    """Build an on-disk store next to ``store_dir`` and swap it in, so a crash keeps the old one.
+
+    At every instant ``store_dir`` is either the previous store or the new one, whole: the new
+    store is written to a sibling directory and exchanged with the old in one ``renameat2`` call.
+    A lock file beside it serialises concurrent builds; leftovers of a killed build are removed.
+    """
+    store_dir = store_dir.resolve()
+    store_dir.parent.mkdir(parents=True, exist_ok=True)
+    with _build_lock(store_dir):
+        _remove_leftovers(store_dir)
+        fresh = Path(tempfile.mkdtemp(dir=store_dir.parent, prefix=f".{store_dir.name}.new."))
+        store = ox.Store(str(fresh))
+        store.bulk_extend(dataset.quads)
+        store.flush()
+        store.optimize()
+        del store
+        info = {"version": dataset.version, "graph_files": dataset.graph_files}
+        _atomic_write(fresh / STORE_INFO, json.dumps(info, indent=1, sort_keys=True).encode())
+        _swap_directory(fresh, store_dir)
+
+
+#: File that ``write_store`` puts beside the store's own files: data version and graph files.
+STORE_INFO = "llmkg-build.json"
+
+
+def read_store_info(store_dir: Path) -> tuple[str, dict[str, str]]:
+    """The data version and graph files recorded by ``write_store``, without re-parsing anything.
+
+    A store written before this record existed gets its version from its quads.
+    """
+    path = store_dir / STORE_INFO
+    if path.is_file():
+        info = json.loads(path.read_text(encoding="utf-8"))
+        return str(info["version"]), dict(info["graph_files"])
+    store = ox.Store.read_only(str(store_dir))
+    return Dataset(quads=list(store)).version, {}
+
+
+def _swap_directory(fresh: Path, target: Path) -> None:
+    """Put ``fresh`` at ``target``; the previous ``target`` is gone afterwards."""
+    if target.exists() and _exchange(fresh, target):
+        shutil.rmtree(fresh)  # now the old store
+        return
+    old = target.with_name(f".{target.name}.old")  # no atomic exchange here: a short window without target
+    if target.exists():
+        os.replace(target, old)
+    os.replace(fresh, target)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _exchange(first: Path, second: Path) -> bool:
+    """Swap two directories atomically (Linux ``renameat2(RENAME_EXCHANGE)``); False where unsupported."""
+    if not sys.platform.startswith("linux"):
+        return False
+    renameat2 = getattr(ctypes.CDLL(None, use_errno=True), "renameat2", None)
+    if renameat2 is None:
+        return False
+    renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    if renameat2(_AT_FDCWD, os.fsencode(first), _AT_FDCWD, os.fsencode(second), _RENAME_EXCHANGE) == 0:
+        return True
+    error = ctypes.get_errno()
+    if error in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
+        return False
+    raise OSError(error, os.strerror(error), str(second))
+
+
+_AT_FDCWD, _RENAME_EXCHANGE = -100, 2
+
+
+@contextmanager
+def _build_lock(store_dir: Path) -> Iterator[None]:
+    with open(store_dir.with_name(f".{store_dir.name}.lock"), "wb") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+def _remove_leftovers(store_dir: Path) -> None:
+    """What a killed build left beside ``store_dir``; put back an old store a non-atomic swap left alone."""
+    old = store_dir.with_name(f".{store_dir.name}.old")
+    if old.is_dir() and not store_dir.exists():
+        os.replace(old, store_dir)
+    for leftover in [old, *store_dir.parent.glob(f".{store_dir.name}.new.*")]:
+        shutil.rmtree(leftover, ignore_errors=True)
+
+
+def iter_graphs(quads: Iterable[ox.Quad]) -> Iterator[str]:
+    seen: set[str] = set()
+    for quad in quads:
+        if isinstance(quad.graph_name, ox.NamedNode) and quad.graph_name.value not in seen:
+            seen.add(quad.graph_name.value)
+            yield quad.graph_name.value
+
+
+__all__ = ["GRAPH", "BuildError", "Dataset", "load_dataset", "memory_store", "write_dumps", "write_store"]

@@ -1,0 +1,169 @@
+"""The endpoint describes itself as RDF: a SPARQL Service Description and a VoID description.
+
+Both are built as triples from the store's own statistics, never by pasting strings, and
+serialised by pyoxigraph in whatever RDF format the client asked for.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import pyoxigraph as ox
+
+from llmkg.namespaces import GRAPH, ID, ONTOLOGY_IRI, PREFIXES
+from llmkg.sparql.formats import GRAPH_FORMATS, RESULT_FORMATS
+from llmkg.sparql.store import Backend
+
+SD = "http://www.w3.org/ns/sparql-service-description#"
+VOID = PREFIXES["void"]
+DCTERMS = PREFIXES["dcterms"]
+RDF_TYPE = ox.NamedNode(PREFIXES["rdf"] + "type")
+FORMATS = "http://www.w3.org/ns/formats/"
+#: The W3C format IRI of each format key of sparql.py.
+FORMAT_IRIS = {
+    "json": "SPARQL_Results_JSON",
+    "xml": "SPARQL_Results_XML",
+    "csv": "SPARQL_Results_CSV",
+    "tsv": "SPARQL_Results_TSV",
+    "turtle": "Turtle",
+    "ntriples": "N-Triples",
+    "jsonld": "JSON-LD",
+    "rdfxml": "RDF_XML",
+    "nquads": "N-Quads",
+    "trig": "TriG",
+}
+DESCRIPTION_PREFIXES = {
+    "sd": SD,
+    "void": VOID,
+    "dcterms": DCTERMS,
+    "formats": FORMATS,
+    "xsd": PREFIXES["xsd"],
+    "owl": PREFIXES["owl"],
+    "graph": GRAPH,
+    "source": ID + "source/",
+    "model": ID + "model/",
+}
+
+
+@dataclass(frozen=True)
+class Statistics:
+    """What the descriptions say about the data, gathered once from the store."""
+
+    graph_triples: dict[str, int]
+    licence: str | None = None
+    sources: tuple[str, ...] = ()
+    examples: tuple[str, ...] = ()
+    vocabularies: tuple[str, ...] = field(default=())
+
+    @property
+    def triples(self) -> int:
+        return sum(self.graph_triples.values())
+
+
+def statistics(store: Backend) -> Statistics:
+    """Per-graph triple counts, licence, source documents, example resources, vocabularies."""
+    counts = "SELECT ?g (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } } GROUP BY ?g"
+    terms = "SELECT DISTINCT ?t WHERE { GRAPH ?g { { ?s ?t ?o } UNION { ?s a ?t } } }"
+    used = {str(_value(row["t"])) for row in _select(store, terms)}
+    return Statistics(
+        graph_triples={str(_value(r["g"])): int(_value(r["n"])) for r in _select(store, counts)},
+        licence=next(iter(_column(store, f"<{ONTOLOGY_IRI}> dcterms:license ?x")), None),
+        sources=tuple(_column(store, "?x a llmkg:SourceDocument")),
+        examples=tuple(_column(store, "?x a llmkg:Model")[:3]),
+        vocabularies=tuple(sorted({ns for ns in PREFIXES.values() if any(t.startswith(ns) for t in used)} - {ID})),
+    )
+
+
+def _select(store: Backend, query: str) -> Iterable[ox.QuerySolution]:
+    return store.query(query, prefixes=PREFIXES)  # type: ignore[return-value]
+
+
+def _column(store: Backend, pattern: str) -> list[str]:
+    query = f"SELECT DISTINCT ?x WHERE {{ GRAPH ?g {{ {pattern} }} }} ORDER BY ?x"
+    return [str(_value(row["x"])) for row in _select(store, query)]
+
+
+def _value(term: object) -> str:
+    return term.value if isinstance(term, (ox.NamedNode, ox.Literal, ox.BlankNode)) else ""
+
+
+def _iri(value: str) -> ox.NamedNode:
+    return ox.NamedNode(value)
+
+
+def _count(n: int) -> ox.Literal:
+    return ox.Literal(str(n), datatype=ox.NamedNode(PREFIXES["xsd"] + "integer"))
+
+
+def service_description(stats: Statistics, *, endpoint: str, dataset: str, federated: bool) -> list[ox.Triple]:
+    """The SPARQL 1.1 Service Description of the endpoint at ``endpoint``."""
+    service, default = _iri(endpoint + "#service"), ox.BlankNode()
+    triples = [
+        ox.Triple(service, RDF_TYPE, _iri(SD + "Service")),
+        ox.Triple(service, _iri(SD + "endpoint"), _iri(endpoint)),
+        ox.Triple(service, _iri(SD + "supportedLanguage"), _iri(SD + "SPARQL11Query")),
+        ox.Triple(service, _iri(SD + "feature"), _iri(SD + "UnionDefaultGraph")),
+        ox.Triple(service, _iri(SD + "defaultEntailmentRegime"), _iri("http://www.w3.org/ns/entailment/Simple")),
+        ox.Triple(service, _iri(SD + "defaultDataset"), _iri(dataset)),
+        ox.Triple(_iri(dataset), RDF_TYPE, _iri(SD + "Dataset")),
+        ox.Triple(_iri(dataset), _iri(SD + "defaultGraph"), default),
+        ox.Triple(default, RDF_TYPE, _iri(SD + "Graph")),
+        ox.Triple(default, _iri(VOID + "triples"), _count(stats.triples)),
+    ]
+    if federated:
+        triples.append(ox.Triple(service, _iri(SD + "feature"), _iri(SD + "BasicFederatedQuery")))
+    for fmt in (*RESULT_FORMATS, *GRAPH_FORMATS):
+        triples.append(ox.Triple(service, _iri(SD + "resultFormat"), _iri(FORMATS + FORMAT_IRIS[fmt.key])))
+    for graph, count in sorted(stats.graph_triples.items()):
+        triples.extend(_named_graph(_iri(dataset), graph, count))
+    return triples
+
+
+def _named_graph(dataset: ox.NamedNode, graph: str, count: int) -> list[ox.Triple]:
+    named, described = ox.BlankNode(), ox.BlankNode()
+    return [
+        ox.Triple(dataset, _iri(SD + "namedGraph"), named),
+        ox.Triple(named, RDF_TYPE, _iri(SD + "NamedGraph")),
+        ox.Triple(named, _iri(SD + "name"), _iri(graph)),
+        ox.Triple(named, _iri(SD + "graph"), described),
+        ox.Triple(described, RDF_TYPE, _iri(SD + "Graph")),
+        ox.Triple(described, _iri(VOID + "triples"), _count(count)),
+    ]
+
+
+def void_description(stats: Statistics, *, dataset: str, base_url: str, version: str) -> list[ox.Triple]:
+    """VoID of the dataset: size per graph, licence, sources, vocabularies, examples, access points."""
+    ds = _iri(dataset)
+    links: list[tuple[ox.NamedNode, ox.NamedNode | ox.Literal]] = [
+        (RDF_TYPE, _iri(VOID + "Dataset")),
+        (_iri(DCTERMS + "title"), ox.Literal("llmkg: a source-backed knowledge graph of LLM families", language="en")),
+        (_iri(PREFIXES["owl"] + "versionInfo"), ox.Literal(version)),
+        (_iri(VOID + "sparqlEndpoint"), _iri(base_url + "sparql")),
+        (_iri(VOID + "dataDump"), _iri(base_url + "dumps/llmkg.nq")),
+        (_iri(VOID + "dataDump"), _iri(base_url + "dumps/llmkg.trig")),
+        (_iri(VOID + "uriSpace"), ox.Literal(ID)),
+        (_iri(VOID + "triples"), _count(stats.triples)),
+        (_iri(DCTERMS + "conformsTo"), _iri(ONTOLOGY_IRI)),
+    ]
+    links += [(_iri(DCTERMS + "license"), _iri(stats.licence))] if stats.licence else []
+    links += [(_iri(VOID + "vocabulary"), _iri(v)) for v in stats.vocabularies]
+    links += [(_iri(VOID + "exampleResource"), _iri(e)) for e in stats.examples]
+    links += [(_iri(DCTERMS + "source"), _iri(s)) for s in stats.sources]
+    triples = [ox.Triple(ds, p, o) for p, o in links]
+    for graph, count in sorted(stats.graph_triples.items()):
+        triples += [
+            ox.Triple(ds, _iri(VOID + "subset"), _iri(graph)),
+            ox.Triple(_iri(graph), RDF_TYPE, _iri(VOID + "Dataset")),
+            ox.Triple(_iri(graph), _iri(VOID + "triples"), _count(count)),
+        ]
+    return triples
+
+
+def ontology_version(store: Backend) -> str | None:
+    """The ontology's owl:versionIRI, as the store holds it."""
+    found = _column(store, f"<{ONTOLOGY_IRI}> owl:versionIRI ?x")
+    return found[0] if found else None
+
+
+__all__ = ["Statistics", "ontology_version", "service_description", "statistics", "void_description"]

@@ -1,0 +1,185 @@
+"""What the web pages read from: the store, indexes built once from it, and where the npm assets are.
+
+Nothing here knows about HTTP. The pages' own queries are fixed, bounded SPARQL run on the store;
+a query a person types goes through ``runner`` (in the served app, the endpoint's worker pool).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import pyoxigraph as ox
+
+from llmkg.config import data_root
+from llmkg.kg import audit
+from llmkg.namespaces import BASE, PREFERRED_GRAPH, PREFIXES, shorten, text
+from llmkg.pages.linkeddata import IriMap
+from llmkg.sparql.query import check, syntax_error
+
+Term = ox.NamedNode | ox.BlankNode | ox.Literal
+Row = dict[str, Term]
+#: A person's query: its text in, (variables, rows) or a boolean out; raises QueryError.
+Runner = Callable[[str], tuple[list[str], list[Row]] | bool]
+#: Files served from node_modules at /assets/<name>: only these, never the whole folder.
+VENDOR_FILES = {
+    "yasgui.min.js": "@zazuko/yasgui/build/yasgui.min.js",
+    "yasgui.min.css": "@zazuko/yasgui/build/yasgui.min.css",
+    "chart.umd.min.js": "chart.js/dist/chart.umd.min.js",
+}
+#: Predicates why() reads to describe graphs and documents.
+_META = audit.PROVENANCE_PREDICATES
+LABEL = PREFIXES["rdfs"] + "label"
+
+
+@dataclass(frozen=True, kw_only=True)
+class PageSettings:
+    """Where IRIs are served and where the browser assets live; each can be set by an ``LLMKG_*`` variable."""
+
+    iris: IriMap = field(default_factory=IriMap)
+    node_modules: Path | None = None
+    data: Path | None = None  # the data root whose queries/examples the editor lists (default: data_root())
+
+    @classmethod
+    def from_env(cls, *, public_base: str = BASE) -> PageSettings:
+        env = os.environ
+        iris = IriMap(public=env.get("LLMKG_PUBLIC_BASE", public_base), site=env.get("LLMKG_SITE_BASE") or None)
+        root = data_root()  # once, at start: later requests touch no path outside the data
+        return cls(iris=iris, node_modules=find_node_modules(env.get("LLMKG_NODE_MODULES")), data=root)
+
+    def vendor_file(self, name: str) -> Path | None:
+        """The file behind /assets/<name>, or None when it is unknown or not installed (run ``npm ci``)."""
+        if self.node_modules is None or name not in VENDOR_FILES:
+            return None
+        path = self.node_modules / VENDOR_FILES[name]
+        return path if path.is_file() else None
+
+    def has(self, *names: str) -> bool:
+        return all(self.vendor_file(n) is not None for n in names)
+
+
+def find_node_modules(override: str | None = None) -> Path | None:
+    """The node_modules folder ``npm ci`` made: ``LLMKG_NODE_MODULES``, else beside the data, else here."""
+    if override:
+        return Path(override)
+    found = [p for p in (data_root() / "node_modules", Path.cwd() / "node_modules") if p.is_dir()]
+    return found[0] if found else None
+
+
+class Site:
+    """The store and what the pages need from it, computed once on first use."""
+
+    def __init__(self, store: ox.Store, *, settings: PageSettings, runner: Runner | None = None) -> None:
+        self.store, self.settings = store, settings
+        self.runner = runner or self._run_here
+        self._lock = threading.Lock()
+        self._report: audit.Report | None = None
+
+    def select(self, query: str, **bindings: Term) -> list[Row]:
+        """Rows of a fixed SELECT over the union of all graphs, with ``bindings`` substituted."""
+        subs: dict[ox.Variable, ox.NamedNode | ox.BlankNode | ox.Literal | ox.Triple] = {
+            ox.Variable(name): value for name, value in bindings.items()
+        }
+        result = self.store.query(query, prefixes=PREFIXES, use_default_graph_as_union=True, substitutions=subs)
+        assert isinstance(result, ox.QuerySolutions)
+        return rows(result)
+
+    @cached_property
+    def quads(self) -> list[ox.Quad]:
+        return list(self.store)
+
+    @cached_property
+    def _meta_quads(self) -> list[ox.Quad]:
+        return [q for q in self.quads if q.predicate.value in _META]
+
+    def why(self, iri: str) -> list[audit.Reason]:
+        """audit.why() for one subject, reading only the quads it needs."""
+        node = ox.NamedNode(iri)
+        own = list(self.store.quads_for_pattern(node, None, None, None))
+        return audit.why(list(dict.fromkeys([*self._meta_quads, *own])), iri)
+
+    @property
+    def report(self) -> audit.Report:
+        """The audit of the whole graph, computed once (about a second) by the first page that needs it."""
+        with self._lock:
+            if self._report is None:
+                self._report = audit.build_report(self.quads)
+            return self._report
+
+    @cached_property
+    def conflicts(self) -> dict[tuple[str, str], audit.Conflict]:
+        """The audit's conflicts, by (subject, property) as prefixed names."""
+        return {(c.subject, c.property): c for c in self.report.conflicts}
+
+    def conflict(self, subject: str, prop: str) -> audit.Conflict | None:
+        return self.conflicts.get((shorten(ox.NamedNode(subject)), shorten(ox.NamedNode(prop))))
+
+    @cached_property
+    def labels(self) -> dict[str, str]:
+        """One label per IRI: the preferred graph's, else any, English first."""
+        found: dict[str, list[tuple[int, str]]] = defaultdict(list)
+        for q in self.store.quads_for_pattern(None, ox.NamedNode(LABEL), None, None):
+            if isinstance(q.object, ox.Literal):
+                rank = (text(q.graph_name) != PREFERRED_GRAPH) * 2 + (q.object.language not in (None, "en"))
+                found[text(q.subject)].append((rank, q.object.value))
+        return {iri: min(options)[1] for iri, options in found.items()}
+
+    def label(self, term: Term | str) -> str:
+        iri = term if isinstance(term, str) else text(term)
+        if iri in self.labels:
+            return self.labels[iri]
+        if iri.startswith(self.settings.iris.public) or not isinstance(term, str | ox.NamedNode):
+            return shorten(ox.NamedNode(iri)) if isinstance(term, str) else shorten(term)
+        return words(iri)
+
+    def types(self, iri: str) -> list[str]:
+        kinds = self.store.quads_for_pattern(ox.NamedNode(iri), ox.NamedNode(PREFIXES["rdf"] + "type"), None, None)
+        return sorted({text(q.object) for q in kinds})
+
+    def exists(self, iri: str) -> bool:
+        node = ox.NamedNode(iri)
+        return any(True for _ in self.store.quads_for_pattern(node, None, None, None)) or any(
+            True for _ in self.store.quads_for_pattern(None, None, node, None)
+        )
+
+    def _run_here(self, text: str) -> tuple[list[str], list[Row]] | bool:
+        """In-process run, for an app without an endpoint (tests, embedding): no timeout, so not for serving."""
+        check(text)
+        try:
+            result = self.store.query(text, use_default_graph_as_union=True)
+        except SyntaxError as error:
+            raise syntax_error(error) from None
+        if isinstance(result, ox.QueryBoolean):
+            return bool(result)
+        if isinstance(result, ox.QuerySolutions):
+            return [v.value for v in result.variables], rows(result)
+        return ["subject", "predicate", "object"], [triple_row(t) for t in result]
+
+
+def rows(result: ox.QuerySolutions) -> list[Row]:
+    """Solutions as dicts of bound variables (RDF-star triple terms are left out: the graph has none)."""
+    names = [v.value for v in result.variables]
+    plain = (ox.NamedNode, ox.BlankNode, ox.Literal)
+    return [{n: t for n in names if isinstance(t := row[n], plain)} for row in result]
+
+
+def triple_row(triple: Any) -> Row:
+    terms = {"subject": triple.subject, "predicate": triple.predicate, "object": triple.object}
+    return {k: t for k, t in terms.items() if isinstance(t, (ox.NamedNode, ox.BlankNode, ox.Literal))}
+
+
+def words(iri: str) -> str:
+    """The local name of a vocabulary term as words: ``dcterms:isPartOf`` reads "is part of".
+
+    >>> words("http://www.w3.org/2000/01/rdf-schema#label")
+    'label'
+    """
+    local = re.split(r"[#/]", iri)[-1] or iri
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", local).lower()

@@ -1,0 +1,211 @@
+"""The data of an entity page: its statements grouped for reading, each value with the sources that state it.
+
+Provenance comes from :func:`llmkg.audit.why` (one reason per value and graph) and disagreements from
+the audit's conflicts, so the pages say exactly what ``llmkg why`` and ``llmkg audit`` say.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import pyoxigraph as ox
+
+from llmkg.kg.audit import Conflict, Reason
+from llmkg.namespaces import ID, LLMKG, PREFIXES, expand, shorten
+from llmkg.pages.data import Site
+from llmkg.pages.presentation import external_link, group_of, short_version
+
+
+@dataclass(frozen=True)
+class Badge:
+    """One source stating a value: document (or curated graph), version, date and place."""
+
+    source: str
+    source_iri: str
+    graph: str
+    title: str
+    version: str
+    date: str
+    locator: str
+    evidence: str
+
+    @property
+    def curated(self) -> bool:
+        return not self.source_iri
+
+
+@dataclass
+class Value:
+    text: str
+    iri: str | None = None
+    external: str | None = None
+    preferred: bool = False
+    badges: list[Badge] = field(default_factory=list)
+
+
+@dataclass
+class Statement:
+    """One property of the entity with all its values; ``conflict`` when sources disagree."""
+
+    prop: str
+    label: str
+    values: list[Value]
+    conflict: Conflict | None = None
+
+
+@dataclass(frozen=True)
+class Link:
+    label: str
+    iri: str
+
+
+@dataclass
+class Inbound:
+    label: str
+    links: list[Link]
+    more: int = 0
+
+
+@dataclass
+class EntityView:
+    iri: str
+    label: str
+    types: list[Link]
+    groups: list[tuple[str, list[Statement]]]
+    inbound: list[Inbound]
+
+    @property
+    def conflicts(self) -> list[Statement]:
+        return [s for _, rows in self.groups for s in rows if s.conflict]
+
+    def has_type(self, local: str) -> bool:
+        return any(t.iri == LLMKG + local for t in self.types)
+
+
+INBOUND_LIMIT = 30
+TITLE = PREFIXES["dcterms"] + "title"
+
+
+def entity(site: Site, iri: str) -> EntityView:
+    """Everything an entity page shows about ``iri``."""
+    by_prop: dict[str, list[tuple[Reason, ox.Quad]]] = defaultdict(list)
+    own = {_key(q): q for q in site.store.quads_for_pattern(ox.NamedNode(iri), None, None, None)}
+    for reason in site.why(iri):
+        quad = own.get((reason.property, reason.value, reason.graph))
+        if quad is not None:
+            by_prop[quad.predicate.value].append((reason, quad))
+    groups: dict[str, list[Statement]] = defaultdict(list)
+    for prop, pairs in sorted(by_prop.items(), key=lambda kv: site.label(kv[0]).lower()):
+        statement = Statement(prop, site.label(prop), _values(site, pairs), site.conflict(iri, prop))
+        groups[group_of(prop, [v.external or v.iri for v in statement.values])].append(statement)
+    order = ["About", "Architecture and size", "Release, licence and use", "Evaluation", "Source document", "Links"]
+    ordered = [(name, groups[name]) for name in order if name in groups]
+    ordered += [(name, rows) for name, rows in groups.items() if name not in order]
+    types = [Link(site.label(t), t) for t in site.types(iri)]
+    titles = [q.object.value for q in own.values() if q.predicate.value == TITLE and isinstance(q.object, ox.Literal)]
+    label = site.label(iri) if iri in site.labels or not titles else min(titles)
+    return EntityView(iri, label, types, ordered, inbound(site, iri))
+
+
+def _key(quad: ox.Quad) -> tuple[str, str, str]:
+    return shorten(quad.predicate), shorten(quad.object), shorten(quad.graph_name)
+
+
+def _values(site: Site, pairs: list[tuple[Reason, ox.Quad]]) -> list[Value]:
+    values: dict[object, Value] = {}
+    for reason, quad in pairs:
+        value = values.get(quad.object)
+        if value is None:
+            value = values[quad.object] = _value(site, quad)
+        value.preferred |= reason.preferred
+        value.badges.append(badge(reason))
+    return sorted(values.values(), key=lambda v: (not v.preferred, v.text))
+
+
+def _value(site: Site, quad: ox.Quad) -> Value:
+    term, prop = quad.object, quad.predicate.value
+    if isinstance(term, ox.NamedNode):
+        own = term.value.startswith(site.settings.iris.public)
+        return Value(site.label(term), iri=term.value, external=None if own else term.value)
+    if isinstance(term, ox.Literal):
+        return Value(display(term), external=external_link(prop, term.value))
+    return Value(str(term))
+
+
+def badge(reason: Reason) -> Badge:
+    curated = reason.source == "(curated)"
+    return Badge(
+        source="curated" if curated else reason.source,
+        source_iri="" if curated else expand(reason.source),
+        graph=reason.graph,
+        title=reason.title,
+        version=short_version(reason.version),
+        date=reason.date,
+        locator=reason.locator,
+        evidence=reason.evidence,
+    )
+
+
+def display(literal: ox.Literal) -> str:
+    """A literal for reading: big integers with separators and a compact form (109 B)."""
+    kind = literal.datatype.value.rsplit("#", 1)[-1]
+    if (
+        kind in ("integer", "nonNegativeInteger", "positiveInteger", "long", "int")
+        and literal.value.lstrip("-").isdigit()
+    ):
+        number = int(literal.value)
+        return f"{number:,}" + (f" ({compact(number)})" if abs(number) >= 10_000 else "")
+    if kind == "boolean":
+        return "yes" if literal.value in ("true", "1") else "no"
+    return literal.value + (f" @{literal.language}" if literal.language else "")
+
+
+def compact(number: int) -> str:
+    """>>> compact(109_000_000_000)
+    '109 B'
+    """
+    for size, unit in ((10**12, "T"), (10**9, "B"), (10**6, "M"), (10**3, "k")):
+        if abs(number) >= size:
+            return f"{number / size:.4g} {unit}"
+    return str(number)
+
+
+def inbound(site: Site, iri: str) -> list[Inbound]:
+    """Who points at ``iri``, by property, a bounded number each."""
+    rows = site.select(
+        "SELECT DISTINCT ?s ?p ?o WHERE { ?s ?p ?o FILTER(?p != rdf:type && ?s != ?o) } ORDER BY ?p ?s",
+        o=ox.NamedNode(iri),
+    )
+    by_prop: dict[str, list[Link]] = defaultdict(list)
+    for row in rows:
+        if row["s"].value.startswith(ID):
+            by_prop[row["p"].value].append(Link(site.label(row["s"]), row["s"].value))
+    return [
+        Inbound(site.label(prop), links[:INBOUND_LIMIT], max(0, len(links) - INBOUND_LIMIT))
+        for prop, links in sorted(by_prop.items(), key=lambda kv: site.label(kv[0]))
+    ]
+
+
+def source_graphs(site: Site, iri: str) -> list[dict[str, str]]:
+    """The fact graphs derived from a source document, with their locators and sizes."""
+    rows = site.select(
+        """SELECT ?doc ?g (SAMPLE(?where) AS ?locator) (COUNT(*) AS ?n) WHERE {
+             GRAPH ?g { ?g prov:wasDerivedFrom ?doc . OPTIONAL { ?g llmkg:locator ?where } ?s ?p ?o }
+           } GROUP BY ?doc ?g ORDER BY ?g""",
+        doc=ox.NamedNode(iri),
+    )
+    return [
+        {"graph": r["g"].value, "locator": r["locator"].value if "locator" in r else "", "n": r["n"].value}
+        for r in rows
+    ]
+
+
+def revisions(site: Site, iri: str) -> list[Link]:
+    """Other versions of the same document, earlier and later (prov:wasRevisionOf, both ways)."""
+    rows = site.select(
+        """SELECT DISTINCT ?doc ?other WHERE {
+             { ?doc prov:wasRevisionOf+ ?other } UNION { ?other prov:wasRevisionOf+ ?doc } }""",
+        doc=ox.NamedNode(iri),
+    )
+    return sorted({Link(site.label(r["other"]), r["other"].value) for r in rows}, key=lambda link: link.iri)

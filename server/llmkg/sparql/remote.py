@@ -1,0 +1,321 @@
+"""A SPARQL 1.1 store reached over HTTP: query, update, Graph Store Protocol, and each engine's quirks.
+
+:class:`RemoteStore` answers ``query`` with the same signature and the same result types as
+``pyoxigraph.Store.query`` (solutions, boolean, triples), so code written for the embedded store
+(``catalog.run``, the CLI) runs unchanged on Virtuoso, ``oxigraph serve`` or any SPARQL 1.1
+engine. Whatever an engine does differently is described by its :class:`Dialect` and handled
+here, never by callers:
+
+* Virtuoso never answers a query POSTed directly as ``application/sparql-query`` (the request
+  hangs), so queries and updates go to it as URL-encoded forms;
+* Virtuoso answers ASK as a one-row table in formats without a boolean, and writes booleans as
+  ``"1"``/``"0"``: results.py reads both as the booleans they stand for;
+* the default graph is the union of all graphs on Virtuoso, and on ``oxigraph serve`` only when
+  asked with its ``union-default-graph`` parameter; other engines must be configured for it;
+* Virtuoso keeps graphs of its own (``virtrdf:``, ``ldp:`` and others, by version and installed
+  packages) in every store: each ``GRAPH ?g { … }`` is sent as ``{ GRAPH ?g { … } FILTER(?g under
+  graphs_prefix) }``, so graph listings and counts per graph see llmkg's graphs only. Virtuoso
+  7.2's own ways of narrowing a dataset do not serve: ``default-graph-uri`` and
+  ``named-graph-uri`` for each of llmkg's graphs (180 or so) give the right answers about 12
+  times slower, and its ``input:default-graph-exclude`` pragma makes ``GRAPH <g> { … }`` match
+  once when nothing in ``g`` matches. Patterns over the default graph therefore still meet
+  Virtuoso's own triples (docs/deploy.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+import httpx
+import pyoxigraph as ox
+
+from llmkg.namespaces import GRAPH
+from llmkg.sparql.answers import QueryResult, UnreadableAnswer, read_result, without_frames
+from llmkg.sparql.text import Substitutions, Term, inspect, spans, tokens, with_bindings
+
+GraphName = ox.NamedNode | ox.BlankNode | ox.DefaultGraph
+RESULTS_JSON = "application/sparql-results+json"
+N_TRIPLES = "application/n-triples"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Dialect:
+    """How one engine speaks the SPARQL 1.1 Protocol.
+
+    ``direct_post``: answers queries and updates POSTed as ``application/sparql-query`` /
+    ``application/sparql-update`` (otherwise they are sent as forms). ``union_param``: the URL
+    parameter that makes the default graph the union of all graphs, when the engine has one;
+    ``union_by_default``: the default graph already is that union. ``insert_batch``: triples per
+    INSERT DATA that the engine's parser takes (Virtuoso's runs out of memory on a few thousand).
+    ``own_graphs``: the engine keeps graphs of its own beside the data, which ``GRAPH ?g`` must skip.
+    """
+
+    name: str
+    direct_post: bool = True
+    union_param: str | None = None
+    union_by_default: bool = False
+    insert_batch: int = 5000
+    own_graphs: bool = False
+
+
+DIALECTS = {
+    "sparql11": Dialect(name="sparql11"),
+    "oxigraph": Dialect(name="oxigraph", union_param="union-default-graph"),
+    "virtuoso": Dialect(name="virtuoso", direct_post=False, union_by_default=True, insert_batch=1000, own_graphs=True),
+}
+
+
+class RemoteError(Exception):
+    """The engine refused or failed a request; ``status`` is its HTTP status (0: no answer)."""
+
+    def __init__(self, status: int, detail: str, url: str) -> None:
+        super().__init__(f"{url}: {'HTTP ' + str(status) if status else 'no answer'}: {detail}")
+        self.status, self.detail, self.url = status, detail, url
+
+
+class AnyAuth(httpx.Auth):
+    """HTTP Basic or Digest authentication, whichever the server's challenge asks for."""
+
+    requires_request_body = True
+
+    def __init__(self, user: str, password: str) -> None:
+        self.digest = httpx.DigestAuth(user, password)
+        self.basic = httpx.BasicAuth(user, password)
+        self.chosen: httpx.Auth | None = None  # once challenged, every later request authenticates at once
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        if self.chosen is not None:
+            yield from self.chosen.auth_flow(request)
+            return
+        response = yield request
+        if response.status_code != 401:
+            return
+        challenge = response.headers.get("www-authenticate", "").lower()
+        self.chosen = self.digest if challenge.startswith("digest") else self.basic
+        flow = self.chosen.auth_flow(request)
+        retried = next(flow)
+        if self.chosen is self.digest:
+            retried = flow.send(response)
+        yield retried
+
+
+class RemoteStore:
+    """A SPARQL 1.1 store: ``endpoint`` answers queries, ``update`` updates, ``gsp`` the Graph Store Protocol.
+
+    >>> store = RemoteStore("http://127.0.0.1:7878/query", dialect="oxigraph")  # doctest: +SKIP
+    >>> bool(store.query("ASK { ?s ?p ?o }", use_default_graph_as_union=True))  # doctest: +SKIP
+    True
+    """
+
+    def __init__(
+        self,
+        endpoint: str,
+        *,
+        update: str | None = None,
+        gsp: str | None = None,
+        dialect: str | Dialect | None = None,
+        auth: tuple[str, str] | None = None,
+        timeout_s: float = 60.0,
+    ) -> None:
+        self.endpoint, self.update_url, self.gsp_url = endpoint, update, gsp
+        self.graphs_prefix = GRAPH
+        self.client = httpx.Client(timeout=httpx.Timeout(timeout_s, connect=5.0), auth=AnyAuth(*auth) if auth else None)
+        if dialect is None:
+            dialect = detect(self.client, endpoint)
+        self.dialect = DIALECTS[dialect] if isinstance(dialect, str) else dialect
+
+    def close(self) -> None:
+        self.client.close()
+
+    def __enter__(self) -> RemoteStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def timeout_s(self) -> float:
+        return float(self.client.timeout.read or 0)
+
+    @timeout_s.setter
+    def timeout_s(self, seconds: float) -> None:
+        self.client.timeout = httpx.Timeout(seconds, connect=5.0)
+
+    def query(
+        self,
+        query: str,
+        *,
+        prefixes: dict[str, str] | None = None,
+        use_default_graph_as_union: bool = False,
+        default_graph: GraphName | Sequence[GraphName] | None = None,
+        named_graphs: Sequence[ox.NamedNode | ox.BlankNode] | None = None,
+        substitutions: Substitutions | None = None,
+    ) -> QueryResult:
+        """Run a query; the arguments mean what they mean for ``pyoxigraph.Store.query``.
+
+        ``prefixes`` are declared before the query's own (which win); a default graph given as
+        ``DefaultGraph`` cannot be named over the protocol and is left out.
+        """
+        form = inspect(query).form
+        defaults = default_graph if isinstance(default_graph, Sequence) else [default_graph] if default_graph else []
+        params = [("default-graph-uri", g.value) for g in defaults if isinstance(g, ox.NamedNode)]
+        params += [("named-graph-uri", g.value) for g in named_graphs or () if isinstance(g, ox.NamedNode)]
+        if use_default_graph_as_union and not params and self.dialect.union_param:
+            params.append((self.dialect.union_param, "true"))
+        text = "".join(f"PREFIX {name}: <{iri}>\n" for name, iri in (prefixes or {}).items())
+        text += with_bindings(query, substitutions or {})
+        if self.dialect.own_graphs:
+            text = scope_graph_variables(text, self.graphs_prefix)
+        accept = N_TRIPLES if form in ("CONSTRUCT", "DESCRIBE") else RESULTS_JSON
+        response = self._send(self.endpoint, "query", text, params, accept)
+        media_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
+        try:
+            return read_result(response.content, media_type, ask=form == "ASK", distinct=is_distinct(query))
+        except (UnreadableAnswer, SyntaxError) as error:
+            raise RemoteError(response.status_code, str(error), str(response.url)) from None
+
+    def quads_for_pattern(
+        self,
+        subject: ox.NamedNode | ox.BlankNode | ox.Triple | None,
+        predicate: ox.NamedNode | None,
+        object: Term | None,
+        graph_name: GraphName | None = None,
+    ) -> Iterator[ox.Quad]:
+        """The quads matching a pattern (None matches anything) in the llmkg graphs (``graphs_prefix``)."""
+        terms = {"s": subject, "p": predicate, "o": object, "g": graph_name}
+        if isinstance(graph_name, ox.DefaultGraph):
+            return iter(())
+        s, p, o, g = (str(t) if t is not None else f"?{k}" for k, t in terms.items())
+        scope = f"FILTER(STRSTARTS(STR(?g), {ox.Literal(self.graphs_prefix)}))" if graph_name is None else ""
+        found = self.select(f"SELECT * WHERE {{ GRAPH {g} {{ {s} {p} {o} }} {scope} }}")
+        return iter([ox.Quad(*(row[k] if t is None else t for k, t in terms.items())) for row in found])  # type: ignore[arg-type]
+
+    def contains_named_graph(self, graph_name: GraphName) -> bool:
+        return isinstance(graph_name, ox.NamedNode) and bool(self.query(f"ASK {{ GRAPH {graph_name} {{ ?s ?p ?o }} }}"))
+
+    def __iter__(self) -> Iterator[ox.Quad]:
+        """Every quad of the llmkg graphs (the engine's own graphs, such as Virtuoso's, are not the dataset)."""
+        return self.quads_for_pattern(None, None, None)
+
+    def update(self, update: str) -> None:
+        """Run a SPARQL Update at the update URL (by default the query endpoint)."""
+        self._send(self.update_url or self.endpoint, "update", update, [], "*/*")
+
+    def put_graph(self, graph: str, ntriples: bytes) -> None:
+        """Replace one named graph with the given N-Triples (Graph Store Protocol PUT)."""
+        if not self.gsp_url:
+            raise RemoteError(0, "no Graph Store Protocol URL configured", self.endpoint)
+        self._check(
+            self._call("PUT", self.gsp_url, params={"graph": graph}, content=ntriples, headers=_type(N_TRIPLES))
+        )
+
+    def graph_sizes(self, prefix: str = "") -> dict[str, int]:
+        """Triples in each named graph whose IRI starts with ``prefix``."""
+        found = self.select(
+            "SELECT ?g (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } "
+            f"FILTER(STRSTARTS(STR(?g), {ox.Literal(prefix)})) }} GROUP BY ?g"
+        )
+        pairs = ((row["g"], row["n"]) for row in found)
+        return {g.value: int(n.value) for g, n in pairs if isinstance(g, ox.NamedNode) and isinstance(n, ox.Literal)}
+
+    def select(self, query: str) -> list[dict[str, Term]]:
+        """The rows of a SELECT, read whole, as dicts of the bound variables' terms.
+
+        The terms may go to any thread; the ``QuerySolutions`` they are read from may not (see
+        results.without_frames), so it is made, read and freed here, even when reading fails.
+        """
+        try:
+            return _rows(self.query(query))  # no local of this frame holds the solutions
+        except SyntaxError as error:  # the engine's answer, read row by row, has a row that does not parse
+            raise RemoteError(200, f"unreadable answer: {error}", self.endpoint) from without_frames(error)
+        except BaseException as error:
+            without_frames(error)
+            raise
+
+    def _send(self, url: str, field: str, text: str, params: list[tuple[str, str]], accept: str) -> httpx.Response:
+        headers = {"Accept": accept}
+        if self.dialect.direct_post:
+            headers.update(_type(f"application/sparql-{field}; charset=utf-8"))
+            return self._check(self._call("POST", url, params=params, content=text.encode(), headers=headers))
+        headers.update(_type("application/x-www-form-urlencoded"))
+        form = urlencode([(field, text), *params]).encode()
+        return self._check(self._call("POST", url, content=form, headers=headers))
+
+    def _call(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        try:
+            return self.client.request(method, url, **kwargs)
+        except httpx.HTTPError as error:
+            raise RemoteError(0, f"{type(error).__name__}: {error}", url) from None
+
+    @staticmethod
+    def _check(response: httpx.Response) -> httpx.Response:
+        if response.status_code >= 400:
+            detail = " ".join(response.text.split())[:500]
+            raise RemoteError(response.status_code, detail, str(response.request.url))
+        return response
+
+
+def _rows(found: QueryResult) -> list[dict[str, Term]]:
+    assert isinstance(found, ox.QuerySolutions)
+    names = [v.value for v in found.variables]
+    return [{n: row[n] for n in names if row[n] is not None} for row in found]
+
+
+def scope_graph_variables(text: str, prefix: str) -> str:
+    """``text`` with each ``GRAPH ?var { … }`` kept to the graphs whose IRI starts with ``prefix``.
+
+    The pattern becomes a group of its own with the filter, which means the same wherever it
+    stands (the filter reads only ``?var``, which the pattern always binds).
+
+    >>> scope_graph_variables('SELECT ?g { GRAPH ?g { ?s ?p "}" } }', "http://x/")
+    'SELECT ?g { { GRAPH ?g { ?s ?p "}" } FILTER(STRSTARTS(STR(?g), "http://x/")) } }'
+    """
+    marks = spans(text)
+    inserts: list[tuple[int, str]] = []
+    for i, (kind, value, start, _) in enumerate(marks[:-2]):
+        if kind != "word" or value.upper() != "GRAPH" or marks[i + 1][0] != "var" or marks[i + 2][1] != "{":
+            continue
+        depth = 0
+        for _, brace, _, end in marks[i + 2 :]:
+            depth += {"{": 1, "}": -1}.get(brace, 0)
+            if depth == 0:
+                scope = f"FILTER(STRSTARTS(STR(?{marks[i + 1][1][1:]}), {ox.Literal(prefix)}))"
+                inserts += [(start, "{ "), (end, f" {scope} }}")]
+                break
+    for at, piece in sorted(inserts, reverse=True):
+        text = text[:at] + piece + text[at:]
+    return text
+
+
+def _type(media_type: str) -> dict[str, str]:
+    return {"Content-Type": media_type}
+
+
+def is_distinct(query: str) -> bool:
+    """Whether the query's top-level SELECT is DISTINCT (or REDUCED: duplicates may go)."""
+    words = [value.upper() for kind, value in tokens(query) if kind == "word"]
+    start = words.index("SELECT") + 1 if "SELECT" in words else len(words)
+    return words[start : start + 1] in (["DISTINCT"], ["REDUCED"])
+
+
+def detect(client: httpx.Client, endpoint: str) -> str:
+    """The dialect of the engine at ``endpoint``, from the ``Server`` header it answers with."""
+    try:
+        server = client.get(endpoint).headers.get("server", "").lower()
+    except httpx.HTTPError as error:
+        raise RemoteError(0, f"{type(error).__name__}: {error}", endpoint) from None
+    return next((name for name in DIALECTS if name in server), "sparql11")
+
+
+def parse_auth(text: str | None) -> tuple[str, str] | None:
+    """``user:password`` as a pair (None stays None)."""
+    if not text:
+        return None
+    user, _, password = text.partition(":")
+    return user, password
+
+
+__all__ = ["DIALECTS", "Dialect", "RemoteError", "RemoteStore", "parse_auth"]

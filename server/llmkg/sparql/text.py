@@ -1,0 +1,174 @@
+"""SPARQL text: what a query asks for before it is parsed, and the rewrites of its text.
+
+What it asks for: its form, dataset clause and SERVICE endpoints (:func:`inspect`).
+
+A small lexer that follows the terminals of the SPARQL 1.1 grammar (IRIs, the four kinds of
+string, comments, variables, prefixed names), so that a keyword inside a literal, an IRI, a
+comment or a name is never taken for code. The web layer uses it to refuse updates and SERVICE
+calls before a query reaches the engine; the engine still parses the query itself.
+
+>>> shape = inspect('PREFIX s: <http://x/> SELECT * FROM <g> { SERVICE SILENT <http://e/> {} } # ASK')
+>>> shape.form, shape.has_dataset_clause, shape.services
+('SELECT', True, ('<http://e/>',))
+>>> inspect('SELECT ("SERVICE" AS ?service) { ?s s:SERVICE ?o }').services
+()
+
+Bind query variables in the text of a query, for engines that take no ``substitutions``.
+
+pyoxigraph binds a saved query's parameters with ``substitutions`` (SEP-0007). A remote engine
+only takes text, so the bindings travel as ``BIND(term AS ?var)`` placed first in the query's
+outermost group: the variables are bound before anything else in the group is evaluated, and
+stay in the answer. (A one-row ``VALUES`` block means the same, but Virtuoso then refuses a
+transitive property path that starts at the bound variable: "transitive start not given".)
+The terms are serialised by pyoxigraph (its own escaping), never a user's text spliced in, and
+they go in at a position found by the same lexer that keeps keywords in strings, IRIs and
+comments from being taken for code.
+
+>>> text = 'SELECT ?m WHERE { ?m a ?kind } # { not here'
+>>> with_bindings(text, {ox.Variable("kind"): ox.NamedNode("http://x/Model")})
+'SELECT ?m WHERE { BIND(<http://x/Model> AS ?kind) ?m a ?kind } # { not here'
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import pyoxigraph as ox
+
+QUERY_FORMS = frozenset({"SELECT", "CONSTRUCT", "DESCRIBE", "ASK"})
+UPDATE_FORMS = frozenset({"INSERT", "DELETE", "LOAD", "CLEAR", "DROP", "CREATE", "ADD", "MOVE", "COPY", "WITH"})
+
+_PN_LOCAL_ESC = r"\\[-_~.!$&'()*+,;=/?#@%]"
+_PLX = rf"(?:%[0-9A-Fa-f]{{2}}|{_PN_LOCAL_ESC})"
+_TOKEN = re.compile(
+    "|".join(
+        [
+            r"(?P<space>\s+)",
+            r"(?P<comment>#[^\r\n]*)",
+            # A string that is not closed ends at the end of its line (long strings: of the text), so
+            # no position is scanned twice; the engine reports the syntax error.
+            r"(?P<string>'''(?:[^'\\]|\\.|'(?!''))*+(?:'''|\Z)"
+            r'|"""(?:[^"\\]|\\.|"(?!""))*+(?:"""|\Z)'
+            r"|'(?:[^'\\\r\n]|\\.)*+'?"
+            r'|"(?:[^"\\\r\n]|\\.)*+"?)',
+            r"(?P<iri><(?:[^<>\"{}|^`\\\x00-\x20]|\\u[0-9A-Fa-f]{4}|\\U[0-9A-Fa-f]{8})*+>)",
+            r"(?P<var>[?$]\w+)",
+            rf"(?P<pname>(?:[^\W\d](?:[\w.-]*[\w-])?)?:(?:(?:[\w:]|{_PLX})(?:[\w.:-]|{_PLX})*+)?)",
+            # as long as the prefix a failed pname scanned, so that scan is never repeated inside it
+            r"(?P<word>[^\W\d](?:[\w.-]*[\w-])?)",
+            r"(?P<other>.)",
+        ]
+    ),
+    re.DOTALL,
+)
+
+
+@dataclass(frozen=True)
+class QueryShape:
+    """``form``: the first keyword after the prologue, upper-cased (SELECT, INSERT, … or "").
+
+    ``services``: each SERVICE endpoint as written (``<iri>``, a prefixed name or a variable).
+    ``depth``: the deepest nesting of brackets, braces and parentheses.
+    """
+
+    form: str
+    has_dataset_clause: bool
+    services: tuple[str, ...]
+    depth: int = 0
+
+    @property
+    def is_update(self) -> bool:
+        return self.form in UPDATE_FORMS
+
+
+def spans(text: str) -> list[tuple[str, str, int, int]]:
+    """The significant tokens of ``text`` as (kind, text, start, end); spaces and comments are dropped."""
+    found = []
+    for match in _TOKEN.finditer(text):
+        kind = match.lastgroup or "other"
+        if kind not in ("space", "comment"):
+            found.append((kind, match.group(), match.start(), match.end()))
+    return found
+
+
+def tokens(text: str) -> list[tuple[str, str]]:
+    """The significant tokens of ``text`` as (kind, text); spaces and comments are dropped."""
+    return [(kind, value) for kind, value, _, _ in spans(text)]
+
+
+def inspect(text: str) -> QueryShape:
+    """Form, dataset clause and SERVICE endpoints of a query or update text, in one pass that keeps
+    no token list (time linear in the length, memory in the number of SERVICE calls)."""
+    form, has_from, services, depth, level = "", False, [], 0, 0
+    after_service = False  # the previous significant token was SERVICE (or SERVICE SILENT)
+    for match in _TOKEN.finditer(text):
+        kind = match.lastgroup
+        if kind in ("space", "comment"):
+            continue
+        value = match.group()
+        word = value.upper() if kind == "word" else ""
+        if after_service and word != "SILENT":
+            services.append(value)
+            after_service = False
+        elif word == "SERVICE":
+            after_service = True
+        if word and not form and word not in ("PREFIX", "BASE"):
+            form = word
+        has_from = has_from or word == "FROM"
+        if kind == "other" and value in "({[":
+            level += 1
+            depth = max(depth, level)
+        elif kind == "other" and value in ")}]":
+            level -= 1
+    if after_service:
+        services.append("")
+    return QueryShape(form=form, has_dataset_clause=has_from, services=tuple(services), depth=depth)
+
+
+Term = ox.NamedNode | ox.BlankNode | ox.Literal | ox.Triple
+Substitutions = Mapping[ox.Variable, Term]
+
+
+class BindingError(ValueError):
+    """The query has no group the bindings can go into (``CONSTRUCT WHERE { … }``)."""
+
+
+def with_bindings(text: str, substitutions: Substitutions) -> str:
+    """``text`` with ``substitutions`` bound at the start of its outermost group."""
+    if not substitutions:
+        return text
+    for term in substitutions.values():
+        if isinstance(term, ox.BlankNode):
+            raise BindingError("a blank node cannot be sent to another engine as a binding")
+    block = "".join(f"BIND({term} AS {variable}) " for variable, term in substitutions.items())
+    at = outer_group(text)
+    return text[:at] + " " + block + text[at:].lstrip(" ")
+
+
+def outer_group(text: str) -> int:
+    """The offset just after the ``{`` that opens the query pattern of ``text``.
+
+    Nothing before the query pattern of a SELECT, ASK or DESCRIBE has a brace, so that is the
+    first brace; in a CONSTRUCT it is the first brace after ``WHERE`` (or after the template).
+    """
+    marks: list[tuple[str, int]] = []  # keywords, and braces with their offsets
+    for kind, value, _, end in spans(text):
+        if kind == "word" or (kind == "other" and value in "{}"):
+            marks.append((value.upper(), end))
+    words = [w for w, _ in marks]
+    if "CONSTRUCT" not in words:
+        return _first_brace(marks)
+    after = words.index("CONSTRUCT") + 1
+    if words[after : after + 1] == ["WHERE"]:
+        raise BindingError("CONSTRUCT WHERE { … } has no group to bind parameters in; write the template out")
+    template_end = words.index("}", after)  # a template holds triples only: its first } closes it
+    return _first_brace(marks[template_end + 1 :])
+
+
+def _first_brace(marks: list[tuple[str, int]]) -> int:
+    for word, end in marks:
+        if word == "{":
+            return end
+    raise BindingError("the query has no group pattern")
