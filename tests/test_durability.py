@@ -87,7 +87,8 @@ def _quads(store_dir: Path) -> frozenset[ox.Quad]:
 #: ``llmkg build`` that SIGKILLs itself just before or just after the store directories are swapped.
 DIE_AT_SWAP = """
 import os, signal, sys
-from llmkg import build, cli
+from llmkg import cli
+from llmkg.kg import build
 real, when = build._exchange, sys.argv.pop(1)
 def exchange(first, second):
     if when == "before-swap":

@@ -72,6 +72,23 @@ PREFIXES: dict[str, str] = {
 }
 
 
+# The vocabularies the code names terms of, each defined here once (as namespace strings).
+RDF = PREFIXES["rdf"]
+RDFS = PREFIXES["rdfs"]
+OWL = PREFIXES["owl"]
+XSD = PREFIXES["xsd"]
+DCTERMS = PREFIXES["dcterms"]
+PROV = PREFIXES["prov"]
+SCHEMA = PREFIXES["schema"]
+SH = PREFIXES["sh"]
+DCAT = PREFIXES["dcat"]
+VOID = PREFIXES["void"]
+SD = "http://www.w3.org/ns/sparql-service-description#"
+RDF_TYPE = RDF + "type"
+#: Graphs of the vocabulary (ontology, shapes) and of the saved-query catalogue, by IRI prefix.
+VOCABULARY_GRAPHS = tuple(GRAPH + folder for folder in ("ontology/", "shapes/", "queries"))
+
+
 def graph_iri(relative_path: str) -> str:
     """Return the named-graph IRI of a data file, given its path relative to the data root.
 

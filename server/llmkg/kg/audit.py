@@ -13,8 +13,8 @@ from typing import Any
 
 import pyoxigraph as ox
 
-from llmkg.kg.provenance import DCTERMS, PROV, RDF_TYPE, GraphInfo, conflicts, graph_infos, statements_by_key
-from llmkg.namespaces import LLMKG, PREFERRED_GRAPH, shorten, text
+from llmkg.kg.provenance import GraphInfo, conflicts, graph_infos, statements_by_key
+from llmkg.namespaces import DCTERMS, LLMKG, PREFERRED_GRAPH, PROV, RDF_TYPE, VOCABULARY_GRAPHS, shorten, text
 
 #: Properties each kind of entity is expected to state somewhere (coverage report).
 EXPECTED: dict[str, tuple[str, ...]] = {
@@ -38,8 +38,6 @@ PROVENANCE_PREDICATES = frozenset(
         PROV + "wasDerivedFrom",
     }
 )
-VOCABULARY_PREFIX = "https://w3id.org/llmkg/graph/"
-_VOCABULARY = tuple(VOCABULARY_PREFIX + f for f in ("ontology/", "shapes/", "queries"))
 
 
 @dataclass
@@ -98,7 +96,7 @@ def _fact_quads(quads: list[ox.Quad], infos: dict[str, GraphInfo]) -> list[ox.Qu
         q
         for q in quads
         if infos.get(text(q.graph_name), GraphInfo("", "other")).kind in ("fact", "curated")
-        and not text(q.graph_name).startswith(_VOCABULARY)
+        and not text(q.graph_name).startswith(VOCABULARY_GRAPHS)
         and text(q.subject) not in infos
     ]
 
@@ -148,7 +146,7 @@ def _unprovenanced(quads: list[ox.Quad], infos: dict[str, GraphInfo], docs: dict
     for q in quads:
         graph = text(q.graph_name)
         info = infos.get(graph)
-        if graph == PREFERRED_GRAPH or graph.startswith(_VOCABULARY) or q.subject == q.graph_name:
+        if graph == PREFERRED_GRAPH or graph.startswith(VOCABULARY_GRAPHS) or q.subject == q.graph_name:
             continue
         provenanced = info is not None and (
             info.kind == "curated" or (info.kind == "fact" and PROV + "wasDerivedFrom" in docs.get(graph, {}))

@@ -25,9 +25,8 @@ import pyoxigraph as ox
 from llmkg import __version__
 from llmkg.config import data_root
 from llmkg.kg import catalog, provenance
-from llmkg.namespaces import GENID, GRAPH, LLMKG, PREFIXES, graph_iri
+from llmkg.namespaces import GENID, GRAPH, LLMKG, PREFIXES, RDF_TYPE, graph_iri
 
-RDF_TYPE = ox.NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#type")
 SOURCE_FILE = ox.NamedNode(LLMKG + "sourceFile")
 CURATED_GRAPH = ox.NamedNode(LLMKG + "CuratedGraph")
 #: Folders whose files are vocabulary (typed as curated graphs by the build itself).
@@ -81,7 +80,7 @@ def parse_file(path: Path, relative: str) -> list[ox.Quad]:
     quads = [ox.Quad(skolem(t.subject), t.predicate, skolem(t.object), graph) for t in triples]
     quads.append(ox.Quad(graph, SOURCE_FILE, ox.Literal(relative), graph))
     if relative.startswith(VOCABULARY_FOLDERS):
-        quads.append(ox.Quad(graph, RDF_TYPE, CURATED_GRAPH, graph))
+        quads.append(ox.Quad(graph, ox.NamedNode(RDF_TYPE), CURATED_GRAPH, graph))
     return quads
 
 

@@ -15,14 +15,11 @@ import pyoxigraph as ox
 import yaml
 
 from llmkg.config import data_root
-from llmkg.namespaces import LLMKG, QUERIES_GRAPH, QUERY
+from llmkg.namespaces import LLMKG, QUERIES_GRAPH, QUERY, RDF_TYPE, RDFS, SCHEMA, SH, XSD
 from llmkg.sparql.store import Backend
 from llmkg.sparql.text import BindingError, outer_group
 
 HEADER_KEYS = {"summary", "description", "tags", "params", "expect", "ordered", "service"}
-SH = "http://www.w3.org/ns/shacl#"
-RDFS = "http://www.w3.org/2000/01/rdf-schema#"
-SCHEMA = "https://schema.org/"
 KIND_CLASS = {
     "SELECT": "SPARQLSelectExecutable",
     "ASK": "SPARQLAskExecutable",
@@ -158,7 +155,7 @@ def catalogue_quads(root: Path | None = None) -> list[ox.Quad]:
     for query in saved_queries(root):
         node = ox.NamedNode(query.iri)
         triples: list[tuple[str, ox.NamedNode | ox.Literal]] = [
-            ("http://www.w3.org/1999/02/22-rdf-syntax-ns#type", ox.NamedNode(SH + KIND_CLASS[query.kind])),
+            (RDF_TYPE, ox.NamedNode(SH + KIND_CLASS[query.kind])),
             (RDFS + "label", ox.Literal(query.summary)),
             (RDFS + "comment", ox.Literal(query.description)),
             (SH + KIND_PROPERTY[query.kind], ox.Literal(query.text)),
@@ -200,16 +197,13 @@ def bind(
     return {ox.Variable(name): _term(declared[name], value) for name, value in given.items()}
 
 
-_XSD = "http://www.w3.org/2001/XMLSchema#"
-
-
 def _term(param: Param, value: str) -> ox.NamedNode | ox.Literal:
     try:
         if param.type == "iri":
             return ox.NamedNode(value)
         if param.type in ("integer", "decimal"):
             float(value)  # reject non-numbers before they reach the engine
-            return ox.Literal(value, datatype=ox.NamedNode(_XSD + param.type))
+            return ox.Literal(value, datatype=ox.NamedNode(XSD + param.type))
     except ValueError as error:
         raise ParamError(f"parameter {param.name}: {value!r} is not a valid {param.type}: {error}") from None
     return ox.Literal(value)

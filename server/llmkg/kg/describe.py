@@ -11,14 +11,10 @@ from dataclasses import dataclass, field
 
 import pyoxigraph as ox
 
-from llmkg.namespaces import GRAPH, ID, ONTOLOGY_IRI, PREFIXES
+from llmkg.namespaces import DCTERMS, GRAPH, ID, ONTOLOGY_IRI, PREFIXES, RDF_TYPE, SD, VOID
 from llmkg.sparql.formats import GRAPH_FORMATS, RESULT_FORMATS
 from llmkg.sparql.store import Backend
 
-SD = "http://www.w3.org/ns/sparql-service-description#"
-VOID = PREFIXES["void"]
-DCTERMS = PREFIXES["dcterms"]
-RDF_TYPE = ox.NamedNode(PREFIXES["rdf"] + "type")
 FORMATS = "http://www.w3.org/ns/formats/"
 #: The W3C format IRI of each format key of sparql.py.
 FORMAT_IRIS = {
@@ -100,15 +96,15 @@ def service_description(stats: Statistics, *, endpoint: str, dataset: str, feder
     """The SPARQL 1.1 Service Description of the endpoint at ``endpoint``."""
     service, default = _iri(endpoint + "#service"), ox.BlankNode()
     triples = [
-        ox.Triple(service, RDF_TYPE, _iri(SD + "Service")),
+        ox.Triple(service, _iri(RDF_TYPE), _iri(SD + "Service")),
         ox.Triple(service, _iri(SD + "endpoint"), _iri(endpoint)),
         ox.Triple(service, _iri(SD + "supportedLanguage"), _iri(SD + "SPARQL11Query")),
         ox.Triple(service, _iri(SD + "feature"), _iri(SD + "UnionDefaultGraph")),
         ox.Triple(service, _iri(SD + "defaultEntailmentRegime"), _iri("http://www.w3.org/ns/entailment/Simple")),
         ox.Triple(service, _iri(SD + "defaultDataset"), _iri(dataset)),
-        ox.Triple(_iri(dataset), RDF_TYPE, _iri(SD + "Dataset")),
+        ox.Triple(_iri(dataset), _iri(RDF_TYPE), _iri(SD + "Dataset")),
         ox.Triple(_iri(dataset), _iri(SD + "defaultGraph"), default),
-        ox.Triple(default, RDF_TYPE, _iri(SD + "Graph")),
+        ox.Triple(default, _iri(RDF_TYPE), _iri(SD + "Graph")),
         ox.Triple(default, _iri(VOID + "triples"), _count(stats.triples)),
     ]
     if federated:
@@ -124,10 +120,10 @@ def _named_graph(dataset: ox.NamedNode, graph: str, count: int) -> list[ox.Tripl
     named, described = ox.BlankNode(), ox.BlankNode()
     return [
         ox.Triple(dataset, _iri(SD + "namedGraph"), named),
-        ox.Triple(named, RDF_TYPE, _iri(SD + "NamedGraph")),
+        ox.Triple(named, _iri(RDF_TYPE), _iri(SD + "NamedGraph")),
         ox.Triple(named, _iri(SD + "name"), _iri(graph)),
         ox.Triple(named, _iri(SD + "graph"), described),
-        ox.Triple(described, RDF_TYPE, _iri(SD + "Graph")),
+        ox.Triple(described, _iri(RDF_TYPE), _iri(SD + "Graph")),
         ox.Triple(described, _iri(VOID + "triples"), _count(count)),
     ]
 
@@ -136,7 +132,7 @@ def void_description(stats: Statistics, *, dataset: str, base_url: str, version:
     """VoID of the dataset: size per graph, licence, sources, vocabularies, examples, access points."""
     ds = _iri(dataset)
     links: list[tuple[ox.NamedNode, ox.NamedNode | ox.Literal]] = [
-        (RDF_TYPE, _iri(VOID + "Dataset")),
+        (_iri(RDF_TYPE), _iri(VOID + "Dataset")),
         (_iri(DCTERMS + "title"), ox.Literal("llmkg: a source-backed knowledge graph of LLM families", language="en")),
         (_iri(PREFIXES["owl"] + "versionInfo"), ox.Literal(version)),
         (_iri(VOID + "sparqlEndpoint"), _iri(base_url + "sparql")),
@@ -154,7 +150,7 @@ def void_description(stats: Statistics, *, dataset: str, base_url: str, version:
     for graph, count in sorted(stats.graph_triples.items()):
         triples += [
             ox.Triple(ds, _iri(VOID + "subset"), _iri(graph)),
-            ox.Triple(_iri(graph), RDF_TYPE, _iri(VOID + "Dataset")),
+            ox.Triple(_iri(graph), _iri(RDF_TYPE), _iri(VOID + "Dataset")),
             ox.Triple(_iri(graph), _iri(VOID + "triples"), _count(count)),
         ]
     return triples

@@ -12,15 +12,8 @@ from typing import Any
 import pyoxigraph as ox
 
 from llmkg import __version__
-from llmkg.namespaces import BASE, LLMKG, ONTOLOGY_IRI, PREFIXES, text
+from llmkg.namespaces import BASE, DCAT, DCTERMS, LLMKG, ONTOLOGY_IRI, OWL, PREFIXES, RDF_TYPE, RDFS, SCHEMA, XSD, text
 
-RDF_TYPE = PREFIXES["rdf"] + "type"
-OWL = PREFIXES["owl"]
-RDFS = PREFIXES["rdfs"]
-XSD = PREFIXES["xsd"]
-DCAT = PREFIXES["dcat"]
-DCTERMS = PREFIXES["dcterms"]
-SCHEMA = PREFIXES["schema"]
 DATA_LICENCE = "https://creativecommons.org/licenses/by/4.0/"
 DATASET_IRI = BASE + "dataset"
 

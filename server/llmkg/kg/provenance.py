@@ -20,11 +20,7 @@ from dataclasses import dataclass
 
 import pyoxigraph as ox
 
-from llmkg.namespaces import LLMKG, PREFERRED_GRAPH, text
-
-PROV = "http://www.w3.org/ns/prov#"
-DCTERMS = "http://purl.org/dc/terms/"
-RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
+from llmkg.namespaces import DCTERMS, LLMKG, PREFERRED_GRAPH, PROV, RDF_TYPE, VOCABULARY_GRAPHS, text
 
 Key = tuple[ox.NamedNode, ox.NamedNode]
 
@@ -106,13 +102,10 @@ def statements_by_key(quads: Iterable[ox.Quad], infos: dict[str, GraphInfo]) -> 
         info = infos.get(graph)
         if info is None or info.kind == "other" or text(q.subject) in infos:
             continue
-        if graph.startswith(_VOCABULARY_GRAPHS):
+        if graph.startswith(VOCABULARY_GRAPHS):
             continue
         grouped[(q.subject, q.predicate)][graph].add(q)  # type: ignore[index]
     return grouped
-
-
-_VOCABULARY_GRAPHS = tuple("https://w3id.org/llmkg/graph/" + folder for folder in ("ontology/", "shapes/", "queries"))
 
 
 def conflicts(quads: list[ox.Quad]) -> dict[Key, dict[str, set[ox.NamedNode | ox.BlankNode | ox.Literal | ox.Triple]]]:

@@ -14,12 +14,11 @@ import rdflib
 from pyshacl import validate as shacl_validate
 
 from llmkg.kg.build import Dataset
-from llmkg.namespaces import LLMKG, PREFIXES, text
+from llmkg.namespaces import LLMKG, RDF, RDF_TYPE, SH, XSD, shorten, text
 
-SH = rdflib.Namespace("http://www.w3.org/ns/shacl#")
-RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
+SHACL = rdflib.Namespace(SH)
 #: Namespaces whose terms are structural, not vocabulary the data chooses.
-STRUCTURAL = ("http://www.w3.org/1999/02/22-rdf-syntax-ns#", "http://www.w3.org/2001/XMLSchema#")
+STRUCTURAL = (RDF, XSD)
 
 
 @dataclass(frozen=True, order=True)
@@ -66,16 +65,18 @@ def shacl_problems(dataset: Dataset) -> list[Problem]:
     )
     where = _files_by_subject(data_quads, dataset.graph_files)
     problems = []
-    for result in report.subjects(rdflib.RDF.type, SH.ValidationResult):
-        focus = report.value(result, SH.focusNode)
-        path = report.value(result, SH.resultPath)
+    for result in report.subjects(rdflib.RDF.type, SHACL.ValidationResult):
+        focus = report.value(result, SHACL.focusNode)
+        path = report.value(result, SHACL.resultPath)
         problems.append(
             Problem(
-                severity=_local(report.value(result, SH.resultSeverity)),
-                shape=_short(_named(report.value(result, SH.sourceConstraint)) or report.value(result, SH.sourceShape)),
+                severity=_local(report.value(result, SHACL.resultSeverity)),
+                shape=_short(
+                    _named(report.value(result, SHACL.sourceConstraint)) or report.value(result, SHACL.sourceShape)
+                ),
                 focus=_short(focus),
                 path=_short(path),
-                message=str(report.value(result, SH.resultMessage) or ""),
+                message=str(report.value(result, SHACL.resultMessage) or ""),
                 files=tuple(sorted(where.get((str(focus), str(path)), where.get((str(focus), ""), ())))),
             )
         )
@@ -131,11 +132,7 @@ def _local(term: object) -> str:
 
 
 def _short(term: object) -> str:
-    """A term in prefixed form where a prefix fits."""
+    """A term in prefixed form where a prefix fits (namespaces.shorten, for rdflib's terms)."""
     if term is None:
         return ""
-    text = str(term)
-    for name, iri in sorted(PREFIXES.items(), key=lambda kv: -len(kv[1])):
-        if text.startswith(iri) and name not in ("id", "graph"):
-            return f"{name}:{text[len(iri) :]}"
-    return text if isinstance(term, rdflib.URIRef | rdflib.Literal) else str(term)
+    return shorten(ox.NamedNode(str(term))) if isinstance(term, rdflib.URIRef) else str(term)
