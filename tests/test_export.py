@@ -8,10 +8,13 @@ import pyoxigraph as ox
 import rdflib
 
 from llmkg.kg.build import Dataset
-from llmkg.kg.export import DATA_LICENCE, DATASET_IRI, dataset_description, jsonld_context
-from llmkg.namespaces import LLMKG
+from llmkg.kg.describe import dcat_description, statistics, void_description
+from llmkg.kg.jsonld_context import jsonld_context
+from llmkg.namespaces import BASE, LLMKG
 
 SCOUT = "https://w3id.org/llmkg/id/model/llama-4-scout"
+DATASET_IRI = BASE + "dataset"
+DATA_LICENCE = "https://creativecommons.org/licenses/by/4.0/"
 
 
 def test_plain_json_with_the_context_reads_as_typed_triples(dataset: Dataset) -> None:
@@ -46,7 +49,8 @@ def test_every_llmkg_property_has_a_short_term(dataset: Dataset) -> None:
 
 
 def test_dcat_description_lists_dumps_service_licence_and_sources(dataset: Dataset) -> None:
-    triples = dataset_description(dataset.quads, base_url="http://127.0.0.1:9/", data_version=dataset.version)
+    stats = statistics(_store(dataset))
+    triples = dcat_description(stats, dataset=DATASET_IRI, base_url="http://127.0.0.1:9/", version=dataset.version)
     graph = rdflib.Graph().parse(data=ox.serialize(triples, format=ox.RdfFormat.N_TRIPLES), format="nt")
     dcat = rdflib.Namespace("http://www.w3.org/ns/dcat#")
     ds = rdflib.URIRef(DATASET_IRI)
@@ -55,3 +59,24 @@ def test_dcat_description_lists_dumps_service_licence_and_sources(dataset: Datas
     assert (ds, rdflib.DCTERMS.license, rdflib.URIRef(DATA_LICENCE)) in graph
     assert len(set(graph.objects(ds, rdflib.DCTERMS.source))) >= 30
     assert (None, dcat.endpointURL, rdflib.URIRef("http://127.0.0.1:9/sparql")) in graph
+
+
+def test_void_and_dcat_say_the_same_of_the_dataset(dataset: Dataset) -> None:
+    """One self-description (kg/dataset.ttl): the same title, licence and keywords in both."""
+    stats = statistics(_store(dataset))
+    void = void_description(stats, dataset=DATASET_IRI, base_url="http://127.0.0.1:9/", version=dataset.version)
+    dcat = dcat_description(stats, dataset=DATASET_IRI, base_url="http://127.0.0.1:9/", version=dataset.version)
+    shared = {"http://purl.org/dc/terms/title", "http://purl.org/dc/terms/license", "http://www.w3.org/ns/dcat#keyword"}
+
+    def said(triples: list[ox.Triple]) -> set[tuple[str, str]]:
+        return {(t.predicate.value, t.object.value) for t in triples if t.predicate.value in shared}
+
+    assert said(void) == said(dcat)
+    assert ("http://purl.org/dc/terms/license", DATA_LICENCE) in said(void)
+    assert len({o for p, o in said(void) if p.endswith("title")}) == 1
+
+
+def _store(dataset: Dataset) -> ox.Store:
+    store = ox.Store()
+    store.bulk_extend(dataset.quads)
+    return store

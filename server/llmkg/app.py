@@ -24,7 +24,7 @@ from llmkg.engine.endpoint import Endpoint
 from llmkg.kg.build import Dataset, read_store_info
 from llmkg.pages import routes as page_routes
 from llmkg.pages.data import PageSettings, Row, Runner, rows, triple_row
-from llmkg.pages.editor import N_TRIPLES, RESULTS_JSON
+from llmkg.sparql.formats import N_TRIPLES, RESULTS_JSON
 from llmkg.sparql.store import Backend
 
 
@@ -48,7 +48,7 @@ def create_app(*, store: Backend | Path, settings: ServerSettings | None = None,
 
     app = FastAPI(title="llmkg SPARQL endpoint", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.endpoint = endpoint
-    pages_settings = PageSettings.from_env(public_base=settings.public_base)
+    pages_settings = PageSettings.from_settings(settings)
     # The pages read the store only through the Backend methods (their annotations say ox.Store).
     site_store = cast(ox.Store, endpoint.store)
     page_routes.install(app, site_store, settings=pages_settings, runner=endpoint_runner(endpoint))  # the web face

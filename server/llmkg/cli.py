@@ -26,6 +26,7 @@ from llmkg import __version__
 from llmkg.kg import catalog
 from llmkg.kg.build import BuildError, Dataset, load_dataset, memory_store, write_dumps, write_store
 from llmkg.namespaces import PREFIXES, expand, shorten
+from llmkg.sparql.formats import RESULT_FORMATS, by_key
 from llmkg.sparql.store import Backend
 
 if TYPE_CHECKING:
@@ -285,11 +286,10 @@ def _split_param(text: str) -> tuple[str, str]:
     return name, value
 
 
-_RESULT_FORMATS = {
-    "csv": ox.QueryResultsFormat.CSV,
-    "tsv": ox.QueryResultsFormat.TSV,
-    "json": ox.QueryResultsFormat.JSON,
-}
+def _results_format(key: str) -> ox.QueryResultsFormat:
+    found = by_key(key, RESULT_FORMATS)
+    assert found is not None, key  # the option's choices are keys of RESULT_FORMATS
+    return found.native  # type: ignore[return-value]
 
 
 def _print_result(result: object, fmt: str) -> None:
@@ -299,7 +299,7 @@ def _print_result(result: object, fmt: str) -> None:
         if fmt == "table":
             _print_table(result)
         else:
-            sys.stdout.write(bytes(result.serialize(format=_RESULT_FORMATS[fmt]) or b"").decode())
+            sys.stdout.write(bytes(result.serialize(format=_results_format(fmt)) or b"").decode())
     else:
         triples = list(result)  # type: ignore[call-overload]
         sys.stdout.write(bytes(ox.serialize(triples, format=ox.RdfFormat.TURTLE, prefixes=PREFIXES) or b"").decode())

@@ -26,15 +26,16 @@ def data_root() -> Path:
 
 @dataclass(frozen=True, kw_only=True)
 class ServerSettings:
-    """Settings of ``llmkg serve``; every field can be set by an ``LLMKG_*`` variable."""
+    """Settings of ``llmkg serve`` and its pages; every field can be set by an ``LLMKG_*`` variable, read here only."""
 
     query_timeout_s: float = 30.0
     max_request_bytes: int = 1_000_000
-    max_result_rows: int = 100_000
     cache_entries: int = 256
     cache_mb: int = 64
     service_allowlist: tuple[str, ...] = ()
     public_base: str = "https://w3id.org/llmkg/"
+    site_base: str | None = None
+    node_modules: str | None = None
     workers: int = 4
     max_result_bytes: int = 100_000_000
     worker_memory_mb: int = 2048
@@ -46,11 +47,12 @@ class ServerSettings:
         return cls(
             query_timeout_s=float(env.get("LLMKG_QUERY_TIMEOUT", cls.query_timeout_s)),
             max_request_bytes=int(env.get("LLMKG_MAX_REQUEST_BYTES", cls.max_request_bytes)),
-            max_result_rows=int(env.get("LLMKG_MAX_RESULT_ROWS", cls.max_result_rows)),
             cache_entries=int(env.get("LLMKG_CACHE_ENTRIES", cls.cache_entries)),
             cache_mb=int(env.get("LLMKG_CACHE_MB", cls.cache_mb)),
             service_allowlist=tuple(u for u in allow.split() if u),
             public_base=env.get("LLMKG_PUBLIC_BASE", cls.public_base),
+            site_base=env.get("LLMKG_SITE_BASE") or None,
+            node_modules=env.get("LLMKG_NODE_MODULES") or None,
             workers=int(env.get("LLMKG_WORKERS", cls.workers)),
             max_result_bytes=int(env.get("LLMKG_MAX_RESULT_BYTES", cls.max_result_bytes)),
             worker_memory_mb=int(env.get("LLMKG_WORKER_MEMORY_MB", cls.worker_memory_mb)),

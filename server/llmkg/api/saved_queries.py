@@ -8,7 +8,6 @@ negotiation (``Accept`` or ``format``).
 from __future__ import annotations
 
 import dataclasses
-import json
 from typing import Any
 
 import pyoxigraph as ox
@@ -18,9 +17,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
 from llmkg.api.http import respond
-from llmkg.kg import catalog, export
+from llmkg.kg import catalog
 from llmkg.namespaces import text
-from llmkg.sparql.formats import GRAPH_FORMATS, negotiate
 from llmkg.sparql.query import QueryError
 
 router = APIRouter()
@@ -78,33 +76,3 @@ async def run_query(request: Request, query_id: str) -> Response:
         for var, term in terms.items()
     )
     return await respond(request, endpoint, dataclasses.replace(job, bindings=bindings), conditional=True)
-
-
-@router.get("/context.jsonld")
-async def jsonld_context(request: Request) -> Response:
-    """The JSON-LD context that reads the graph's JSON-LD as plain JSON (one short name per property)."""
-    body = json.dumps(export.jsonld_context(await _quads(request)), indent=1)
-    return Response(body, media_type="application/ld+json", headers={"Access-Control-Allow-Origin": "*"})
-
-
-@router.get("/.well-known/dcat")
-async def dcat(request: Request) -> Response:
-    """DCAT 3 / schema.org description of the dataset: licence, version, dumps, SPARQL service, sources."""
-    endpoint = request.app.state.endpoint
-    fmt = negotiate(request.headers.get("accept"), request.query_params.get("format"), GRAPH_FORMATS)
-    if fmt is None:
-        raise QueryError(406, "Not Acceptable", "the description is RDF: ask for Turtle, JSON-LD, N-Triples or RDF/XML")
-    triples = export.dataset_description(
-        await _quads(request), base_url=str(request.base_url), data_version=endpoint.version
-    )
-    body = ox.serialize(triples, format=fmt.native)  # type: ignore[arg-type]
-    return Response(body, media_type=fmt.content_type, headers={"Vary": "Accept"})
-
-
-async def _quads(request: Request) -> list[ox.Quad]:
-    """The store's quads, read once per app (the dataset is immutable while served)."""
-    state = request.app.state
-    if getattr(state, "quads", None) is None:
-        state.quads = await run_in_threadpool(list, state.endpoint.store)
-    quads: list[ox.Quad] = state.quads
-    return quads

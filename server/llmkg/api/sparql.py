@@ -26,6 +26,7 @@ from llmkg.api.http import (
     url_params,
 )
 from llmkg.engine.endpoint import Endpoint
+from llmkg.kg.build import DUMPS
 from llmkg.sparql.formats import Format
 from llmkg.sparql.query import Job, QueryError
 
@@ -57,7 +58,6 @@ POST_BODY = {
         }
     }
 }
-DUMP_TYPES = {"llmkg.nq": "application/n-quads", "llmkg.trig": "application/trig"}
 
 
 Handler = TypeVar("Handler", bound=Callable[..., Any])
@@ -148,14 +148,33 @@ async def void(request: Request, endpoint: EndpointDep, format: FormatParam = No
     return _rdf(fmt, body, etag)
 
 
+@get_and_head("/.well-known/dcat")
+async def dcat(request: Request, endpoint: EndpointDep, format: FormatParam = None) -> Response:
+    """DCAT 3 / schema.org description of the dataset: licence, version, dumps, SPARQL service, sources."""
+    base = str(request.base_url)
+    etag = endpoint.etag("dcat", base, request.headers.get("accept"), format)
+    if not_modified(request, etag):
+        return Response(status_code=304, headers={"ETag": etag})
+    accept = request.headers.get("accept")
+    fmt, body = await run_in_threadpool(lambda: endpoint.dcat(base_url=base, accept=accept, format_param=format))
+    return _rdf(fmt, body, etag)
+
+
+@router.get("/context.jsonld")
+async def jsonld_context(endpoint: EndpointDep) -> Response:
+    """The JSON-LD context that reads the graph's JSON-LD as plain JSON (one short name per property)."""
+    body = await run_in_threadpool(endpoint.jsonld_context)
+    return Response(body, media_type="application/ld+json", headers={"Access-Control-Allow-Origin": "*"})
+
+
 @get_and_head("/dumps/{name}")
 async def dump(request: Request, endpoint: EndpointDep, name: str) -> Response:
     """The whole dataset: ``llmkg.nq`` (N-Quads) or ``llmkg.trig`` (TriG), one named graph per file."""
     etag = endpoint.etag("dump", name)
-    if name in DUMP_TYPES and not_modified(request, etag):
+    if name in DUMPS and not_modified(request, etag):
         return Response(status_code=304, headers={"ETag": etag})
     path = await run_in_threadpool(endpoint.dump, name)
-    return FileResponse(path, media_type=DUMP_TYPES[name], headers={"ETag": etag, "Cache-Control": "no-cache"})
+    return FileResponse(path, media_type=DUMPS[name], headers={"ETag": etag, "Cache-Control": "no-cache"})
 
 
 @router.get("/health")

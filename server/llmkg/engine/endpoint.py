@@ -29,18 +29,17 @@ from llmkg.config import ServerSettings
 from llmkg.engine.remote_pool import pool_for
 from llmkg.engine.worker import Limits
 from llmkg.kg import describe
-from llmkg.kg.build import Dataset, write_dumps
+from llmkg.kg.build import DUMPS, Dataset, write_dumps
+from llmkg.kg.jsonld_context import jsonld_context
+from llmkg.namespaces import RDF_TYPE, RDFS
 from llmkg.sparql.answers import QueryResult, read_result
-from llmkg.sparql.formats import GRAPH_FORMATS, RESULT_FORMATS, Format, negotiate
+from llmkg.sparql.formats import GRAPH_FORMATS, N_TRIPLES, RESULT_FORMATS, RESULTS_JSON, Format, negotiate
 from llmkg.sparql.query import Job, QueryError, binding, check, inspect
 from llmkg.sparql.remote import RemoteStore
 from llmkg.sparql.store import Backend, GraphName, Term
 
 #: Results up to this size are sent whole (with Content-Length) and may be cached; larger ones stream.
 STREAM_AFTER = 1 << 20
-DUMPS = ("llmkg.nq", "llmkg.trig")
-RESULTS_JSON = "application/sparql-results+json"
-N_TRIPLES = "application/n-triples"
 
 
 @dataclass
@@ -120,6 +119,7 @@ class Endpoint:
         self._running: dict[str, asyncio.Future[Answer | None]] = {}  # answers being computed, by job key
         self._lock = threading.Lock()
         self._stats: describe.Statistics | None = None
+        self._context: bytes | None = None
         self._dump_dir: Path | None = None  # made on the first dump request
 
     def start(self) -> None:
@@ -281,6 +281,23 @@ class Endpoint:
             self.statistics(), dataset=self.dataset_iri, base_url=base_url, version=self.version
         )
         return _serialise(triples, accept, format_param)
+
+    def dcat(self, *, base_url: str, accept: str | None, format_param: str | None) -> tuple[Format, bytes]:
+        triples = describe.dcat_description(
+            self.statistics(), dataset=self.dataset_iri, base_url=base_url, version=self.version
+        )
+        return _serialise(triples, accept, format_param)
+
+    def jsonld_context(self) -> bytes:
+        """The JSON-LD context, computed once from the types and ranges the store declares."""
+        with self._lock:
+            if self._context is None:
+                quads = [
+                    *self.store.quads_for_pattern(None, ox.NamedNode(RDF_TYPE), None, None),
+                    *self.store.quads_for_pattern(None, ox.NamedNode(RDFS + "range"), None, None),
+                ]
+                self._context = json.dumps(jsonld_context(quads), indent=1).encode()
+            return self._context
 
     @property
     def dataset_iri(self) -> str:

@@ -31,6 +31,8 @@ SOURCE_FILE = ox.NamedNode(LLMKG + "sourceFile")
 CURATED_GRAPH = ox.NamedNode(LLMKG + "CuratedGraph")
 #: Folders whose files are vocabulary (typed as curated graphs by the build itself).
 VOCABULARY_FOLDERS = ("ontology", "shapes")
+#: The whole dataset as files: name -> media type (``llmkg build`` writes them, the server serves them).
+DUMPS: dict[str, str] = {"llmkg.nq": "application/n-quads", "llmkg.trig": "application/trig"}
 
 Progress = Callable[[Iterable[Path], str], Iterable[Path]]
 
@@ -140,7 +142,7 @@ def trig_bytes(quads: Iterable[ox.Quad]) -> bytes:
 def write_dumps(dataset: Dataset, out_dir: Path) -> list[Path]:
     """Write dist/llmkg.nq and dist/llmkg.trig, each replaced atomically."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    outputs = {"llmkg.nq": nquads_bytes(dataset.quads), "llmkg.trig": trig_bytes(dataset.quads)}
+    outputs = dict(zip(DUMPS, (nquads_bytes(dataset.quads), trig_bytes(dataset.quads)), strict=True))
     written = []
     for name, payload in outputs.items():
         target = out_dir / name

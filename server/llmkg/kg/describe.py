@@ -1,6 +1,7 @@
-"""The endpoint describes itself as RDF: a SPARQL Service Description and a VoID description.
+"""The dataset describes itself as RDF: a SPARQL Service Description, VoID, and DCAT / schema.org.
 
-Both are built as triples from the store's own statistics, never by pasting strings, and
+What does not change between builds is dataset.ttl; the rest is built as triples from the store's
+own statistics, never by pasting strings, and
 serialised by pyoxigraph in whatever RDF format the client asked for.
 """
 
@@ -8,27 +9,18 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pyoxigraph as ox
 
-from llmkg.namespaces import DCTERMS, GRAPH, ID, ONTOLOGY_IRI, PREFIXES, RDF_TYPE, SD, VOID
+from llmkg import __version__
+from llmkg.kg.build import DUMPS
+from llmkg.namespaces import DCAT, DCTERMS, GRAPH, ID, ONTOLOGY_IRI, OWL, PREFIXES, RDF_TYPE, SCHEMA, SD, VOID
 from llmkg.sparql.formats import GRAPH_FORMATS, RESULT_FORMATS
 from llmkg.sparql.store import Backend
 
 FORMATS = "http://www.w3.org/ns/formats/"
-#: The W3C format IRI of each format key of sparql.py.
-FORMAT_IRIS = {
-    "json": "SPARQL_Results_JSON",
-    "xml": "SPARQL_Results_XML",
-    "csv": "SPARQL_Results_CSV",
-    "tsv": "SPARQL_Results_TSV",
-    "turtle": "Turtle",
-    "ntriples": "N-Triples",
-    "jsonld": "JSON-LD",
-    "rdfxml": "RDF_XML",
-    "nquads": "N-Quads",
-    "trig": "TriG",
-}
+SELF_DESCRIPTION = Path(__file__).with_name("dataset.ttl")
 DESCRIPTION_PREFIXES = {
     "sd": SD,
     "void": VOID,
@@ -47,7 +39,6 @@ class Statistics:
     """What the descriptions say about the data, gathered once from the store."""
 
     graph_triples: dict[str, int]
-    licence: str | None = None
     sources: tuple[str, ...] = ()
     examples: tuple[str, ...] = ()
     vocabularies: tuple[str, ...] = field(default=())
@@ -58,13 +49,12 @@ class Statistics:
 
 
 def statistics(store: Backend) -> Statistics:
-    """Per-graph triple counts, licence, source documents, example resources, vocabularies."""
+    """Per-graph triple counts, source documents, example resources, vocabularies."""
     counts = "SELECT ?g (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } } GROUP BY ?g"
     terms = "SELECT DISTINCT ?t WHERE { GRAPH ?g { { ?s ?t ?o } UNION { ?s a ?t } } }"
     used = {str(_value(row["t"])) for row in _select(store, terms)}
     return Statistics(
         graph_triples={str(_value(r["g"])): int(_value(r["n"])) for r in _select(store, counts)},
-        licence=next(iter(_column(store, f"<{ONTOLOGY_IRI}> dcterms:license ?x")), None),
         sources=tuple(_column(store, "?x a llmkg:SourceDocument")),
         examples=tuple(_column(store, "?x a llmkg:Model")[:3]),
         vocabularies=tuple(sorted({ns for ns in PREFIXES.values() if any(t.startswith(ns) for t in used)} - {ID})),
@@ -110,7 +100,7 @@ def service_description(stats: Statistics, *, endpoint: str, dataset: str, feder
     if federated:
         triples.append(ox.Triple(service, _iri(SD + "feature"), _iri(SD + "BasicFederatedQuery")))
     for fmt in (*RESULT_FORMATS, *GRAPH_FORMATS):
-        triples.append(ox.Triple(service, _iri(SD + "resultFormat"), _iri(FORMATS + FORMAT_IRIS[fmt.key])))
+        triples.append(ox.Triple(service, _iri(SD + "resultFormat"), _iri(FORMATS + fmt.w3c_name)))
     for graph, count in sorted(stats.graph_triples.items()):
         triples.extend(_named_graph(_iri(dataset), graph, count))
     return triples
@@ -132,21 +122,15 @@ def void_description(stats: Statistics, *, dataset: str, base_url: str, version:
     """VoID of the dataset: size per graph, licence, sources, vocabularies, examples, access points."""
     ds = _iri(dataset)
     links: list[tuple[ox.NamedNode, ox.NamedNode | ox.Literal]] = [
-        (_iri(RDF_TYPE), _iri(VOID + "Dataset")),
-        (_iri(DCTERMS + "title"), ox.Literal("llmkg: a source-backed knowledge graph of LLM families", language="en")),
         (_iri(PREFIXES["owl"] + "versionInfo"), ox.Literal(version)),
         (_iri(VOID + "sparqlEndpoint"), _iri(base_url + "sparql")),
-        (_iri(VOID + "dataDump"), _iri(base_url + "dumps/llmkg.nq")),
-        (_iri(VOID + "dataDump"), _iri(base_url + "dumps/llmkg.trig")),
-        (_iri(VOID + "uriSpace"), ox.Literal(ID)),
+        *((_iri(VOID + "dataDump"), _iri(base_url + "dumps/" + name)) for name in DUMPS),
         (_iri(VOID + "triples"), _count(stats.triples)),
-        (_iri(DCTERMS + "conformsTo"), _iri(ONTOLOGY_IRI)),
     ]
-    links += [(_iri(DCTERMS + "license"), _iri(stats.licence))] if stats.licence else []
     links += [(_iri(VOID + "vocabulary"), _iri(v)) for v in stats.vocabularies]
     links += [(_iri(VOID + "exampleResource"), _iri(e)) for e in stats.examples]
     links += [(_iri(DCTERMS + "source"), _iri(s)) for s in stats.sources]
-    triples = [ox.Triple(ds, p, o) for p, o in links]
+    triples = [*self_description(dataset), *(ox.Triple(ds, p, o) for p, o in links)]
     for graph, count in sorted(stats.graph_triples.items()):
         triples += [
             ox.Triple(ds, _iri(VOID + "subset"), _iri(graph)),
@@ -156,10 +140,52 @@ def void_description(stats: Statistics, *, dataset: str, base_url: str, version:
     return triples
 
 
+def dcat_description(stats: Statistics, *, dataset: str, base_url: str, version: str) -> list[ox.Triple]:
+    """DCAT 3 and schema.org description of the whole graph: dataset.ttl, its dumps, SPARQL service, sources."""
+    ds, base_url = _iri(dataset), base_url.rstrip("/")
+    triples = [*self_description(dataset), ox.Triple(ds, _iri(OWL + "versionInfo"), ox.Literal(version))]
+    triples.append(ox.Triple(ds, _iri(SCHEMA + "version"), ox.Literal(__version__)))
+    for name, media in DUMPS.items():
+        dist = _iri(f"{dataset}/distribution/{name.replace('.', '-')}")
+        triples += [
+            ox.Triple(ds, _iri(DCAT + "distribution"), dist),
+            ox.Triple(dist, _iri(RDF_TYPE), _iri(DCAT + "Distribution")),
+            ox.Triple(dist, _iri(DCAT + "downloadURL"), _iri(f"{base_url}/dumps/{name}")),
+            ox.Triple(dist, _iri(DCAT + "mediaType"), _iri(f"https://www.iana.org/assignments/media-types/{media}")),
+            *(ox.Triple(dist, _iri(DCTERMS + "license"), t.object) for t in _licences(dataset)),
+        ]
+    service = _iri(f"{dataset}/service/sparql")
+    triples += [
+        ox.Triple(service, _iri(DCAT + "servesDataset"), ds),
+        ox.Triple(service, _iri(RDF_TYPE), _iri(DCAT + "DataService")),
+        ox.Triple(service, _iri(DCAT + "endpointURL"), _iri(f"{base_url}/sparql")),
+        ox.Triple(service, _iri(DCTERMS + "conformsTo"), _iri("https://www.w3.org/TR/sparql11-protocol/")),
+    ]
+    return triples + [ox.Triple(ds, _iri(DCTERMS + "source"), _iri(s)) for s in stats.sources]
+
+
+def self_description(dataset: str) -> list[ox.Triple]:
+    """What dataset.ttl says of the dataset, about ``dataset`` (its IRI)."""
+    found = ox.parse(path=SELF_DESCRIPTION, format=ox.RdfFormat.TURTLE, base_iri=dataset)
+    return [ox.Triple(q.subject, q.predicate, q.object) for q in found]
+
+
+def _licences(dataset: str) -> list[ox.Triple]:
+    return [t for t in self_description(dataset) if t.predicate == _iri(DCTERMS + "license")]
+
+
 def ontology_version(store: Backend) -> str | None:
     """The ontology's owl:versionIRI, as the store holds it."""
     found = _column(store, f"<{ONTOLOGY_IRI}> owl:versionIRI ?x")
     return found[0] if found else None
 
 
-__all__ = ["Statistics", "ontology_version", "service_description", "statistics", "void_description"]
+__all__ = [
+    "Statistics",
+    "dcat_description",
+    "ontology_version",
+    "self_description",
+    "service_description",
+    "statistics",
+    "void_description",
+]

@@ -6,7 +6,6 @@ a query a person types goes through ``runner`` (in the served app, the endpoint'
 
 from __future__ import annotations
 
-import os
 import re
 import threading
 from collections import defaultdict
@@ -18,9 +17,9 @@ from typing import Any
 
 import pyoxigraph as ox
 
-from llmkg.config import data_root
+from llmkg.config import ServerSettings, data_root
 from llmkg.kg import audit
-from llmkg.namespaces import BASE, PREFERRED_GRAPH, PREFIXES, shorten, text
+from llmkg.namespaces import PREFERRED_GRAPH, PREFIXES, shorten, text
 from llmkg.pages.linkeddata import IriMap
 from llmkg.sparql.query import check, syntax_error
 
@@ -48,11 +47,14 @@ class PageSettings:
     data: Path | None = None  # the data root whose queries/examples the editor lists (default: data_root())
 
     @classmethod
-    def from_env(cls, *, public_base: str = BASE) -> PageSettings:
-        env = os.environ
-        iris = IriMap(public=env.get("LLMKG_PUBLIC_BASE", public_base), site=env.get("LLMKG_SITE_BASE") or None)
+    def from_settings(cls, settings: ServerSettings) -> PageSettings:
+        iris = IriMap(public=settings.public_base, site=settings.site_base)
         root = data_root()  # once, at start: later requests touch no path outside the data
-        return cls(iris=iris, node_modules=find_node_modules(env.get("LLMKG_NODE_MODULES")), data=root)
+        return cls(iris=iris, node_modules=find_node_modules(settings.node_modules), data=root)
+
+    @classmethod
+    def from_env(cls) -> PageSettings:
+        return cls.from_settings(ServerSettings.from_env())
 
     def vendor_file(self, name: str) -> Path | None:
         """The file behind /assets/<name>, or None when it is unknown or not installed (run ``npm ci``)."""

@@ -25,9 +25,7 @@ ORDER BY ?label
 LIMIT 50
 """
 MAX_ROWS_SHOWN = 1000
-RESULTS_JSON = "application/sparql-results+json"
 _WHERE = re.compile(r"^(?!\s*#).*?\bWHERE\s*\{", re.IGNORECASE | re.MULTILINE)
-N_TRIPLES = "application/n-triples"
 
 
 def examples(root: Path | None = None) -> list[dict[str, Any]]:

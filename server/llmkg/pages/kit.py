@@ -15,7 +15,7 @@ from fastapi.responses import FileResponse, HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from llmkg import __version__
-from llmkg.engine.endpoint import DUMPS
+from llmkg.kg.build import DUMPS
 from llmkg.namespaces import expand
 from llmkg.pages.data import Site
 

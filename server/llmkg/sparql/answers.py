@@ -24,16 +24,11 @@ from typing import Any
 
 import pyoxigraph as ox
 
+from llmkg.sparql.formats import readable_results
+
 QueryResult = ox.QuerySolutions | ox.QueryBoolean | ox.QueryTriples
 XSD_BOOLEAN = "http://www.w3.org/2001/XMLSchema#boolean"
 _CANONICAL_BOOLEAN = {"1": "true", "0": "false"}
-_RESULT_FORMATS = {
-    "application/sparql-results+json": ox.QueryResultsFormat.JSON,
-    "application/json": ox.QueryResultsFormat.JSON,
-    "application/sparql-results+xml": ox.QueryResultsFormat.XML,
-    "application/xml": ox.QueryResultsFormat.XML,
-    "text/tab-separated-values": ox.QueryResultsFormat.TSV,
-}
 
 
 class UnreadableAnswer(ValueError):
@@ -48,8 +43,9 @@ def read_result(body: bytes, media_type: str, *, ask: bool, distinct: bool = Fal
     """
     if media_type in ("application/sparql-results+json", "application/json"):
         body = _canonical_json(body, distinct=distinct)
-    if media_type in _RESULT_FORMATS:
-        result = ox.parse_query_results(body, format=_RESULT_FORMATS[media_type])
+    results_format = readable_results(media_type)
+    if results_format is not None:
+        result = ox.parse_query_results(body, format=results_format)
         if ask and isinstance(result, ox.QuerySolutions):
             return _table_as_boolean(result)
         return result

@@ -23,10 +23,12 @@ import pyoxigraph as ox
 
 @dataclass(frozen=True)
 class Format:
-    """One serialisation: short name (for ``?format=``), media type, aliases, pyoxigraph format."""
+    """One serialisation: short name (for ``?format=``), media type, W3C format IRI (its local name in
+    http://www.w3.org/ns/formats/, for the Service Description), pyoxigraph format, aliases."""
 
     key: str
     media_type: str
+    w3c_name: str
     native: ox.QueryResultsFormat | ox.RdfFormat
     aliases: tuple[str, ...] = ()
 
@@ -36,21 +38,37 @@ class Format:
         return f"{self.media_type}; charset=utf-8" if text else self.media_type
 
 
+#: The media types the server's own code asks for: the results and graphs it reads back.
+RESULTS_JSON = "application/sparql-results+json"
+N_TRIPLES = "application/n-triples"
+
 #: SELECT and ASK results, in order of preference (the first is the default).
 RESULT_FORMATS = (
-    Format("json", "application/sparql-results+json", ox.QueryResultsFormat.JSON, ("application/json",)),
-    Format("xml", "application/sparql-results+xml", ox.QueryResultsFormat.XML, ("application/xml", "text/xml")),
-    Format("csv", "text/csv", ox.QueryResultsFormat.CSV),
-    Format("tsv", "text/tab-separated-values", ox.QueryResultsFormat.TSV),
+    Format(
+        "json",
+        "application/sparql-results+json",
+        "SPARQL_Results_JSON",
+        ox.QueryResultsFormat.JSON,
+        ("application/json",),
+    ),
+    Format(
+        "xml",
+        "application/sparql-results+xml",
+        "SPARQL_Results_XML",
+        ox.QueryResultsFormat.XML,
+        ("application/xml", "text/xml"),
+    ),
+    Format("csv", "text/csv", "SPARQL_Results_CSV", ox.QueryResultsFormat.CSV),
+    Format("tsv", "text/tab-separated-values", "SPARQL_Results_TSV", ox.QueryResultsFormat.TSV),
 )
 #: CONSTRUCT and DESCRIBE results, and every RDF document the server gives, in order of preference.
 GRAPH_FORMATS = (
-    Format("turtle", "text/turtle", ox.RdfFormat.TURTLE, ("application/x-turtle", "application/turtle")),
-    Format("ntriples", "application/n-triples", ox.RdfFormat.N_TRIPLES),
-    Format("jsonld", "application/ld+json", ox.RdfFormat.JSON_LD, ("application/json",)),
-    Format("rdfxml", "application/rdf+xml", ox.RdfFormat.RDF_XML, ("application/xml", "text/xml")),
-    Format("nquads", "application/n-quads", ox.RdfFormat.N_QUADS),
-    Format("trig", "application/trig", ox.RdfFormat.TRIG),
+    Format("turtle", "text/turtle", "Turtle", ox.RdfFormat.TURTLE, ("application/x-turtle", "application/turtle")),
+    Format("ntriples", "application/n-triples", "N-Triples", ox.RdfFormat.N_TRIPLES),
+    Format("jsonld", "application/ld+json", "JSON-LD", ox.RdfFormat.JSON_LD, ("application/json",)),
+    Format("rdfxml", "application/rdf+xml", "RDF_XML", ox.RdfFormat.RDF_XML, ("application/xml", "text/xml")),
+    Format("nquads", "application/n-quads", "N-Quads", ox.RdfFormat.N_QUADS),
+    Format("trig", "application/trig", "TriG", ox.RdfFormat.TRIG),
 )
 #: Graph formats that abbreviate IRIs with the project's prefixes.
 PREFIXED_FORMATS = (ox.RdfFormat.TURTLE, ox.RdfFormat.TRIG)
@@ -131,3 +149,20 @@ def _parse_accept(accept: str) -> list[Any]:
         except (mimeparse.MimeTypeParseException, ValueError, IndexError):
             continue
     return ranges
+
+
+def by_key(key: str, formats: Sequence[Format]) -> Format | None:
+    """The format of ``formats`` whose short name is ``key``.
+
+    >>> by_key("tsv", RESULT_FORMATS).media_type
+    'text/tab-separated-values'
+    """
+    return next((f for f in formats if f.key == key), None)
+
+
+def readable_results(media_type: str) -> ox.QueryResultsFormat | None:
+    """The pyoxigraph reader of a SELECT/ASK answer in ``media_type`` (or an alias); None for CSV, which
+    loses the terms' kinds, and for anything that is not a results format."""
+    name = media_type.split(";", 1)[0].strip().lower()
+    found = next((f for f in RESULT_FORMATS if name in (f.media_type, *f.aliases) and f.key != "csv"), None)
+    return found.native if found else None  # type: ignore[return-value]

@@ -34,11 +34,10 @@ import pyoxigraph as ox
 
 from llmkg.namespaces import GRAPH
 from llmkg.sparql.answers import QueryResult, UnreadableAnswer, read_result, without_frames
+from llmkg.sparql.formats import N_TRIPLES, RESULTS_JSON
 from llmkg.sparql.text import Substitutions, Term, inspect, spans, tokens, with_bindings
 
 GraphName = ox.NamedNode | ox.BlankNode | ox.DefaultGraph
-RESULTS_JSON = "application/sparql-results+json"
-N_TRIPLES = "application/n-triples"
 
 
 @dataclass(frozen=True, kw_only=True)
