@@ -14,6 +14,7 @@ from llmkg.config import data_root
 from llmkg.kg import catalog
 from llmkg.kg.build import Dataset, memory_store
 from llmkg.namespaces import LLMKG, PREFIXES, QUERIES_GRAPH
+from llmkg.sparql.text import anchored
 
 EXAMPLES = sorted((data_root() / "queries" / "examples").glob("*.rq"))
 CHECKS = sorted((data_root() / "queries" / "checks").glob("*-violation.rq"))
@@ -121,10 +122,10 @@ def test_the_planner_hint_changes_no_answer(path: Path, store: ox.Store) -> None
     """The VALUES block `catalog.anchored` adds for speed gives the answer the substitutions alone give."""
     query = catalog.load_query(path)
     terms = catalog.bind(query, {p.name: p.example for p in query.params})
-    anchored = catalog.anchored(query.text, terms)
-    assert (anchored != query.text) == any(isinstance(t, ox.NamedNode) for t in terms.values())
+    hinted_text = anchored(query.text, terms)
+    assert (hinted_text != query.text) == any(isinstance(t, ox.NamedNode) for t in terms.values())
     plain = store.query(query.text, use_default_graph_as_union=True, substitutions=terms)
-    hinted = store.query(anchored, use_default_graph_as_union=True, substitutions=terms)
+    hinted = store.query(hinted_text, use_default_graph_as_union=True, substitutions=terms)
     if isinstance(plain, ox.QueryBoolean):
         assert bool(plain) == bool(hinted)
     else:
@@ -143,8 +144,8 @@ def test_the_planner_hint_changes_no_answer(path: Path, store: ox.Store) -> None
 )
 def test_where_clause_is_found_past_strings_comments_and_iris(text: str, inside: str | None) -> None:
     """The hint goes just inside the query's outer group; a query with none is left as it is."""
-    anchored = catalog.anchored(text, {ox.Variable("x"): ox.NamedNode("http://e/x")})
+    hinted = anchored(text, {ox.Variable("x"): ox.NamedNode("http://e/x")})
     if inside is None:
-        assert anchored == text
+        assert hinted == text
     else:
-        assert anchored.endswith(" VALUES ?x { <http://e/x> } " + inside)
+        assert hinted.endswith(" VALUES ?x { <http://e/x> } " + inside)

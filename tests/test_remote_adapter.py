@@ -9,9 +9,9 @@ import pytest
 
 from llmkg.engine.remote_pool import as_query_error
 from llmkg.sparql.answers import read_result
-from llmkg.sparql.remote import RemoteError, is_distinct, parse_auth, scope_graph_variables
+from llmkg.sparql.remote import RemoteError, parse_auth
 from llmkg.sparql.store import Backend
-from llmkg.sparql.text import BindingError, with_bindings
+from llmkg.sparql.text import BindingError, inspect, scope_graph_variables, with_bindings
 
 X = {ox.Variable("x"): ox.NamedNode("http://example.org/x")}
 JSON = "application/sparql-results+json"
@@ -79,9 +79,9 @@ def test_ask_answered_as_a_table_is_a_boolean(body: bytes, truth: bool) -> None:
 
 
 def test_distinct_is_read_from_the_top_level_select_only() -> None:
-    assert is_distinct("PREFIX d: <http://x/> SELECT DISTINCT ?x {}")
-    assert not is_distinct("SELECT ?x { { SELECT DISTINCT ?x {} } }")
-    assert not is_distinct('SELECT ("DISTINCT" AS ?x) {}')
+    assert inspect("PREFIX d: <http://x/> SELECT DISTINCT ?x {}").distinct
+    assert not inspect("SELECT ?x { { SELECT DISTINCT ?x {} } }").distinct
+    assert not inspect('SELECT ("DISTINCT" AS ?x) {}').distinct
 
 
 def test_engine_failures_become_endpoint_errors() -> None:

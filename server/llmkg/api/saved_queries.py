@@ -20,6 +20,7 @@ from llmkg.api.http import respond
 from llmkg.kg import catalog
 from llmkg.namespaces import text
 from llmkg.sparql.query import QueryError
+from llmkg.sparql.text import anchored
 
 router = APIRouter()
 #: Query-string names that belong to the protocol, not to the saved query's parameters.
@@ -61,7 +62,7 @@ async def run_query(request: Request, query_id: str) -> Response:
     endpoint = request.app.state.endpoint
     job = await run_in_threadpool(
         lambda: endpoint.job(
-            catalog.anchored(saved.text, terms),
+            anchored(saved.text, terms),
             accept=request.headers.get("accept"),
             format_param=request.query_params.get("format"),
         )

@@ -17,7 +17,7 @@ import yaml
 from llmkg.config import data_root
 from llmkg.namespaces import LLMKG, QUERIES_GRAPH, QUERY, RDF_TYPE, RDFS, SCHEMA, SH, XSD
 from llmkg.sparql.store import Backend
-from llmkg.sparql.text import BindingError, outer_group
+from llmkg.sparql.text import QUERY_FORMS, anchored, inspect
 
 HEADER_KEYS = {"summary", "description", "tags", "params", "expect", "ordered", "service"}
 KIND_CLASS = {
@@ -83,15 +83,11 @@ def parse_header(text: str, where: str) -> dict[str, Any]:
 
 
 def query_kind(text: str) -> str:
-    """SELECT, ASK, CONSTRUCT or DESCRIBE: the first query-form keyword outside comments and IRIs."""
-    import re
-
-    body = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#"))
-    body = re.sub(r"<[^>\s]*>", "<>", body)
-    match = re.search(r"\b(SELECT|ASK|CONSTRUCT|DESCRIBE)\b", body, re.IGNORECASE)
-    if not match:
+    """SELECT, ASK, CONSTRUCT or DESCRIBE: the query's form, as the lexer of sparql/text reads it."""
+    form = inspect(text).form
+    if form not in QUERY_FORMS:
         raise CatalogError("not a query: no SELECT, ASK, CONSTRUCT or DESCRIBE")
-    return match.group(1).upper()
+    return form
 
 
 def load_query(path: Path, *, require_header: bool = True) -> SavedQuery:
@@ -207,22 +203,6 @@ def _term(param: Param, value: str) -> ox.NamedNode | ox.Literal:
     except ValueError as error:
         raise ParamError(f"parameter {param.name}: {value!r} is not a valid {param.type}: {error}") from None
     return ox.Literal(value)
-
-
-def anchored(text: str, terms: dict[ox.Variable, ox.NamedNode | ox.BlankNode | ox.Literal | ox.Triple]) -> str:
-    """``text`` with a ``VALUES`` block for each IRI parameter at the head of its WHERE clause.
-
-    The parameters are bound by the engine's substitutions all the same; the block only tells the
-    planner where to start. pyoxigraph plans a substituted variable as if it were unbound (a property
-    path from it walks every node), so lookups ran 2x to 1,800x slower on a 1M-quad graph (010, 033,
-    044); with the block, same answers. Literal parameters are left out: for 037 the block made it slower.
-    """
-    iris = [f"VALUES {var} {{ {term} }}" for var, term in terms.items() if isinstance(term, ox.NamedNode)]
-    try:
-        at = outer_group(text)
-    except BindingError:  # no group to put it in (CONSTRUCT WHERE): the substitutions suffice
-        return text
-    return f"{text[:at]} {' '.join(iris)} {text[at:]}" if iris else text
 
 
 def run(query: SavedQuery, store: Backend, given: dict[str, str] | None = None) -> object:

@@ -7,7 +7,6 @@ the site's runner (in the served app, the endpoint's worker pool with its limits
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +16,7 @@ from llmkg.kg import catalog
 from llmkg.namespaces import PREFIXES, shorten, sparql_prefixes
 from llmkg.pages.data import Site
 from llmkg.sparql.query import QueryError
+from llmkg.sparql.text import BindingError, outer_group
 
 DEFAULT_QUERY = """SELECT ?model ?label WHERE {
   ?model a llmkg:Model ; rdfs:label ?label .
@@ -25,7 +25,6 @@ ORDER BY ?label
 LIMIT 50
 """
 MAX_ROWS_SHOWN = 1000
-_WHERE = re.compile(r"^(?!\s*#).*?\bWHERE\s*\{", re.IGNORECASE | re.MULTILINE)
 
 
 def examples(root: Path | None = None) -> list[dict[str, Any]]:
@@ -45,14 +44,17 @@ def with_examples(query: catalog.SavedQuery) -> str:
         bound = catalog.bind(query, {p.name: p.example for p in query.params if p.example})
     except catalog.CatalogError:
         return query.text
-    where = _WHERE.search(query.text)
-    if not bound or where is None:
+    try:
+        at = outer_group(query.text)
+    except BindingError:
+        return query.text
+    if not bound:
         return query.text
     names = " ".join(str(v) for v in bound)
     values = " ".join(str(t) for t in bound.values())
     block = "\n  # parameters bound to their example values: change them, or delete this line for all\n"
     block += f"  VALUES ({names}) {{ ({values}) }}"
-    return query.text[: where.end()] + block + query.text[where.end() :]
+    return query.text[:at] + block + query.text[at:]
 
 
 def config(listed: list[dict[str, Any]]) -> dict[str, Any]:

@@ -35,7 +35,8 @@ import pyoxigraph as ox
 from llmkg.namespaces import GRAPH
 from llmkg.sparql.answers import QueryResult, UnreadableAnswer, read_result, without_frames
 from llmkg.sparql.formats import N_TRIPLES, RESULTS_JSON
-from llmkg.sparql.text import Substitutions, Term, inspect, spans, tokens, with_bindings
+from llmkg.sparql.store import Term
+from llmkg.sparql.text import Substitutions, inspect, scope_graph_variables, with_bindings
 
 GraphName = ox.NamedNode | ox.BlankNode | ox.DefaultGraph
 
@@ -172,7 +173,7 @@ class RemoteStore:
         response = self._send(self.endpoint, "query", text, params, accept)
         media_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
         try:
-            return read_result(response.content, media_type, ask=form == "ASK", distinct=is_distinct(query))
+            return read_result(response.content, media_type, ask=form == "ASK", distinct=inspect(query).distinct)
         except (UnreadableAnswer, SyntaxError) as error:
             raise RemoteError(response.status_code, str(error), str(response.url)) from None
 
@@ -263,41 +264,8 @@ def _rows(found: QueryResult) -> list[dict[str, Term]]:
     return [{n: row[n] for n in names if row[n] is not None} for row in found]
 
 
-def scope_graph_variables(text: str, prefix: str) -> str:
-    """``text`` with each ``GRAPH ?var { … }`` kept to the graphs whose IRI starts with ``prefix``.
-
-    The pattern becomes a group of its own with the filter, which means the same wherever it
-    stands (the filter reads only ``?var``, which the pattern always binds).
-
-    >>> scope_graph_variables('SELECT ?g { GRAPH ?g { ?s ?p "}" } }', "http://x/")
-    'SELECT ?g { { GRAPH ?g { ?s ?p "}" } FILTER(STRSTARTS(STR(?g), "http://x/")) } }'
-    """
-    marks = spans(text)
-    inserts: list[tuple[int, str]] = []
-    for i, (kind, value, start, _) in enumerate(marks[:-2]):
-        if kind != "word" or value.upper() != "GRAPH" or marks[i + 1][0] != "var" or marks[i + 2][1] != "{":
-            continue
-        depth = 0
-        for _, brace, _, end in marks[i + 2 :]:
-            depth += {"{": 1, "}": -1}.get(brace, 0)
-            if depth == 0:
-                scope = f"FILTER(STRSTARTS(STR(?{marks[i + 1][1][1:]}), {ox.Literal(prefix)}))"
-                inserts += [(start, "{ "), (end, f" {scope} }}")]
-                break
-    for at, piece in sorted(inserts, reverse=True):
-        text = text[:at] + piece + text[at:]
-    return text
-
-
 def _type(media_type: str) -> dict[str, str]:
     return {"Content-Type": media_type}
-
-
-def is_distinct(query: str) -> bool:
-    """Whether the query's top-level SELECT is DISTINCT (or REDUCED: duplicates may go)."""
-    words = [value.upper() for kind, value in tokens(query) if kind == "word"]
-    start = words.index("SELECT") + 1 if "SELECT" in words else len(words)
-    return words[start : start + 1] in (["DISTINCT"], ["REDUCED"])
 
 
 def detect(client: httpx.Client, endpoint: str) -> str:

@@ -37,6 +37,8 @@ from dataclasses import dataclass
 
 import pyoxigraph as ox
 
+from llmkg.sparql.store import Term
+
 QUERY_FORMS = frozenset({"SELECT", "CONSTRUCT", "DESCRIBE", "ASK"})
 UPDATE_FORMS = frozenset({"INSERT", "DELETE", "LOAD", "CLEAR", "DROP", "CREATE", "ADD", "MOVE", "COPY", "WITH"})
 
@@ -71,12 +73,14 @@ class QueryShape:
 
     ``services``: each SERVICE endpoint as written (``<iri>``, a prefixed name or a variable).
     ``depth``: the deepest nesting of brackets, braces and parentheses.
+    ``distinct``: the top-level SELECT is DISTINCT or REDUCED (duplicates may go).
     """
 
     form: str
     has_dataset_clause: bool
     services: tuple[str, ...]
     depth: int = 0
+    distinct: bool = False
 
     @property
     def is_update(self) -> bool:
@@ -103,6 +107,7 @@ def inspect(text: str) -> QueryShape:
     no token list (time linear in the length, memory in the number of SERVICE calls)."""
     form, has_from, services, depth, level = "", False, [], 0, 0
     after_service = False  # the previous significant token was SERVICE (or SERVICE SILENT)
+    distinct, modifier_next = False, False  # the token after the first SELECT says DISTINCT or REDUCED
     for match in _TOKEN.finditer(text):
         kind = match.lastgroup
         if kind in ("space", "comment"):
@@ -114,8 +119,11 @@ def inspect(text: str) -> QueryShape:
             after_service = False
         elif word == "SERVICE":
             after_service = True
+        if modifier_next:
+            distinct, modifier_next = word in ("DISTINCT", "REDUCED"), False
         if word and not form and word not in ("PREFIX", "BASE"):
             form = word
+            modifier_next = word == "SELECT"
         has_from = has_from or word == "FROM"
         if kind == "other" and value in "({[":
             level += 1
@@ -124,10 +132,10 @@ def inspect(text: str) -> QueryShape:
             level -= 1
     if after_service:
         services.append("")
-    return QueryShape(form=form, has_dataset_clause=has_from, services=tuple(services), depth=depth)
+    shape = QueryShape(form, has_from, tuple(services), depth, distinct)
+    return shape
 
 
-Term = ox.NamedNode | ox.BlankNode | ox.Literal | ox.Triple
 Substitutions = Mapping[ox.Variable, Term]
 
 
@@ -172,3 +180,44 @@ def _first_brace(marks: list[tuple[str, int]]) -> int:
         if word == "{":
             return end
     raise BindingError("the query has no group pattern")
+
+
+def anchored(text: str, terms: Substitutions) -> str:
+    """``text`` with a ``VALUES`` block for each IRI parameter at the head of its WHERE clause.
+
+    The parameters are bound by the engine's substitutions all the same; the block only tells the
+    planner where to start, since pyoxigraph plans a substituted variable as if it were unbound.
+    Literal parameters are left out (docs/deploy.md has the measurements behind both choices).
+    """
+    iris = [f"VALUES {var} {{ {term} }}" for var, term in terms.items() if isinstance(term, ox.NamedNode)]
+    try:
+        at = outer_group(text)
+    except BindingError:  # no group to put it in (CONSTRUCT WHERE): the substitutions suffice
+        return text
+    return f"{text[:at]} {' '.join(iris)} {text[at:]}" if iris else text
+
+
+def scope_graph_variables(text: str, prefix: str) -> str:
+    """``text`` with each ``GRAPH ?var { … }`` kept to the graphs whose IRI starts with ``prefix``.
+
+    The pattern becomes a group of its own with the filter, which means the same wherever it
+    stands (the filter reads only ``?var``, which the pattern always binds).
+
+    >>> scope_graph_variables('SELECT ?g { GRAPH ?g { ?s ?p "}" } }', "http://x/")
+    'SELECT ?g { { GRAPH ?g { ?s ?p "}" } FILTER(STRSTARTS(STR(?g), "http://x/")) } }'
+    """
+    marks = spans(text)
+    inserts: list[tuple[int, str]] = []
+    for i, (kind, value, start, _) in enumerate(marks[:-2]):
+        if kind != "word" or value.upper() != "GRAPH" or marks[i + 1][0] != "var" or marks[i + 2][1] != "{":
+            continue
+        depth = 0
+        for _, brace, _, end in marks[i + 2 :]:
+            depth += {"{": 1, "}": -1}.get(brace, 0)
+            if depth == 0:
+                scope = f"FILTER(STRSTARTS(STR(?{marks[i + 1][1][1:]}), {ox.Literal(prefix)}))"
+                inserts += [(start, "{ "), (end, f" {scope} }}")]
+                break
+    for at, piece in sorted(inserts, reverse=True):
+        text = text[:at] + piece + text[at:]
+    return text
