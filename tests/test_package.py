@@ -48,9 +48,10 @@ def test_installed_package_finds_its_data_from_another_directory(wheel: Path, tm
     assert done.stdout.strip() == str(site / "llmkg" / "_data")
 
 
-def test_wheel_ships_the_page_templates_and_scripts(wheel: Path) -> None:
+def test_wheel_ships_the_page_templates_scripts_and_self_description(wheel: Path) -> None:
     names = set(zipfile.ZipFile(wheel).namelist())
     package = REPO / "server" / "llmkg"
-    files = [p for folder in ("templates", "static") for p in (package / folder).iterdir()]
+    files = [p for folder in ("pages/templates", "pages/static") for p in (package / folder).iterdir()]
+    files.append(package / "kg" / "dataset.ttl")
     shipped = {p.relative_to(package.parent).as_posix() for p in files}
     assert shipped and shipped <= names, sorted(shipped - names)

@@ -19,6 +19,7 @@ from starlette.exceptions import HTTPException
 from llmkg.api.http import respond
 from llmkg.kg import catalog
 from llmkg.namespaces import text
+from llmkg.sparql.formats import best
 from llmkg.sparql.query import QueryError
 from llmkg.sparql.text import anchored
 
@@ -44,7 +45,8 @@ async def list_queries() -> list[dict[str, Any]]:
 async def show_query(request: Request, query_id: str) -> Any:
     """One saved query: its metadata as JSON, or its text for ``Accept: application/sparql-query``."""
     saved = _saved(query_id)
-    if "application/sparql-query" in request.headers.get("accept", ""):
+    offers = ["application/json", "application/sparql-query"]
+    if best(request.headers.get("accept"), offers) == "application/sparql-query":
         return PlainTextResponse(saved.text, media_type="application/sparql-query")
     return {**catalog.describe(saved), "query": saved.text, "results": f"/queries/{saved.id}/results"}
 

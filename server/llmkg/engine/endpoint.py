@@ -143,7 +143,7 @@ class Endpoint:
         for iri in (*default_graphs, *named_graphs):
             _graph_iri(iri)
         shape = check(query, allowlist=self.settings.service_allowlist)
-        results, graph = _negotiate_both(accept, format_param)
+        results, graph = _negotiate_for(shape.form, accept, format_param)
         union = not (default_graphs or named_graphs or shape.has_dataset_clause)
         return Job(
             query=query,
@@ -447,11 +447,20 @@ def _graph_iri(value: str) -> ox.NamedNode:
 
 
 @functools.lru_cache(maxsize=512)
-def _negotiate_both(accept: str | None, format_param: str | None) -> tuple[Format | None, Format | None]:
-    results = negotiate(accept, format_param, RESULT_FORMATS)
-    graph = negotiate(accept, format_param, GRAPH_FORMATS)
+def _negotiate_for(form: str, accept: str | None, format_param: str | None) -> tuple[Format | None, Format | None]:
+    """The one format the answer will take, chosen before the query runs: a results format for
+    SELECT and ASK, a graph format for CONSTRUCT and DESCRIBE. A text whose form cannot be read is
+    left to the engine, which refuses it with line and column, so both kinds stay open for it.
+    """
+    kinds = {"SELECT": "SELECT or ASK", "ASK": "SELECT or ASK", "CONSTRUCT": "CONSTRUCT or DESCRIBE"}
+    kinds["DESCRIBE"] = kinds["CONSTRUCT"]
+    results = negotiate(accept, format_param, RESULT_FORMATS) if form not in ("CONSTRUCT", "DESCRIBE") else None
+    graph = negotiate(accept, format_param, GRAPH_FORMATS) if form not in ("SELECT", "ASK") else None
     if results is None and graph is None:
-        raise _not_acceptable((*RESULT_FORMATS, *GRAPH_FORMATS))
+        if form not in kinds:
+            raise _not_acceptable((*RESULT_FORMATS, *GRAPH_FORMATS))
+        names = ", ".join(f.media_type for f in (RESULT_FORMATS if form in ("SELECT", "ASK") else GRAPH_FORMATS))
+        raise QueryError(406, "Not Acceptable", f"the result of a {kinds[form]} query can be served as: {names}")
     return results, graph
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import mimeparse
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
@@ -18,6 +17,7 @@ from llmkg import __version__
 from llmkg.kg.build import DUMPS
 from llmkg.namespaces import expand
 from llmkg.pages.data import Site
+from llmkg.sparql.formats import best
 
 router = APIRouter(include_in_schema=False)
 HERE = Path(__file__).parent
@@ -77,11 +77,7 @@ def page(
 
 def prefers_json(request: Request) -> bool:
     """Whether the client asks for JSON rather than a page (no Accept, or ``*/*``, means a page)."""
-    try:
-        best = mimeparse.best_match(["application/json", "text/html"], request.headers.get("accept") or "text/html")
-    except (ValueError, IndexError):
-        return False
-    return bool(best == "application/json")
+    return best(request.headers.get("accept"), ["text/html", "application/json"]) == "application/json"
 
 
 def entry_points(root: str) -> dict[str, Any]:

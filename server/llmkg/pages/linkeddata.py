@@ -22,11 +22,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-import mimeparse
 import pyoxigraph as ox
 
 from llmkg.namespaces import BASE, GENID, GRAPH, PREFIXES
-from llmkg.sparql.formats import GRAPH_FORMATS, Format
+from llmkg.sparql.formats import GRAPH_FORMATS, Format, best
 
 HTML = "html"
 HTML_TYPES = ("text/html", "application/xhtml+xml")
@@ -48,11 +47,8 @@ def choose(accept: str | None, format_param: str | None) -> str | None:
         if wanted in (HTML, *HTML_TYPES):
             return HTML
         return next((f.key for f in GRAPH_FORMATS if wanted in (f.key, f.media_type, *f.aliases)), None)
-    try:
-        best = mimeparse.best_match([t for t, _ in reversed(_OFFERED)], accept or "*/*")
-    except (ValueError, IndexError):
-        best = mimeparse.best_match([t for t, _ in reversed(_OFFERED)], "*/*")
-    return next((key for t, key in _OFFERED if t == best), None) if best else None
+    chosen = best(accept, [t for t, _ in _OFFERED])
+    return next((key for t, key in _OFFERED if t == chosen), None)
 
 
 def graph_format(key: str) -> Format:

@@ -115,6 +115,26 @@ def negotiate(accept: str | None, format_param: str | None, formats: Sequence[Fo
     return best
 
 
+def best(accept: str | None, offers: Sequence[str]) -> str | None:
+    """The media type of ``offers`` that ``accept`` prefers: by q-value, then by how specific the matching
+    range is, then by the order of ``offers``; the first offer when there is no Accept; None if none fits.
+
+    >>> best("application/json;q=0.9, text/html", ["text/html", "application/json"])
+    'text/html'
+    >>> best(None, ["text/html", "application/json"]), best("image/png", ["text/html"])
+    ('text/html', None)
+    """
+    ranges = _parse_accept(accept or "")
+    if not ranges:
+        return offers[0] if offers else None
+    found, found_score = None, (0.0, -1.0)
+    for offer in offers:
+        quality, fitness = mimeparse.quality_and_fitness_parsed(offer, ranges)
+        if quality > 0 and (float(quality), float(fitness)) > found_score:
+            found, found_score = offer, (float(quality), float(fitness))
+    return found
+
+
 def _score(fmt: Format, ranges: list[Any]) -> tuple[float, float, bool]:
     """(quality, fitness, by its own name) of a format, from whichever of its names the most
     specific range matches: ``application/sparql-results+json;q=0`` rules JSON out even where
