@@ -93,6 +93,8 @@ async def sparql_get(
     format: FormatParam = None,
 ) -> Response:
     """Run a query given in the URL; without one, describe the service (SPARQL Service Description)."""
+    # The parameters above only describe the protocol in the OpenAPI document; the values are read
+    # from the raw query string, where the protocol's names have hyphens and may repeat.
     params = QueryParams.from_multi(url_params(request))
     if params.query is None:
         return await _service_description(request, endpoint, params.format)

@@ -108,7 +108,7 @@ def build_report(quads: list[ox.Quad], *, max_age_days: int | None = None, today
     report.sources = _source_rows(quads, infos, docs)
     report.unprovenanced = _unprovenanced(quads, infos, docs)
     report.conflicts = _conflicts(quads, docs)
-    report.secondary_only = _secondary_only(quads, infos, docs)
+    report.secondary_only = _secondary_only(quads, infos)
     if max_age_days is not None:
         cutoff = (today or dt.date.today()) - dt.timedelta(days=max_age_days)
         report.stale_sources = sorted(r.source for r in report.sources if r.date and r.date[:10] < cutoff.isoformat())
@@ -187,7 +187,7 @@ def _conflicts(quads: list[ox.Quad], docs: dict[str, dict[str, str]]) -> list[Co
     return found
 
 
-def _secondary_only(quads: list[ox.Quad], infos: dict[str, GraphInfo], docs: dict[str, dict[str, str]]) -> list[str]:
+def _secondary_only(quads: list[ox.Quad], infos: dict[str, GraphInfo]) -> list[str]:
     """Statements whose every stating graph comes from a secondary source."""
     found = []
     for (subject, prop), by_graph in statements_by_key(quads, infos).items():

@@ -253,12 +253,4 @@ def _remove_leftovers(store_dir: Path) -> None:
         shutil.rmtree(leftover, ignore_errors=True)
 
 
-def iter_graphs(quads: Iterable[ox.Quad]) -> Iterator[str]:
-    seen: set[str] = set()
-    for quad in quads:
-        if isinstance(quad.graph_name, ox.NamedNode) and quad.graph_name.value not in seen:
-            seen.add(quad.graph_name.value)
-            yield quad.graph_name.value
-
-
 __all__ = ["GRAPH", "BuildError", "Dataset", "load_dataset", "memory_store", "write_dumps", "write_store"]

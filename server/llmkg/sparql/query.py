@@ -74,7 +74,6 @@ class Job:
     union: bool = True
     results_type: str | None = None
     graph_type: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
     #: Saved-query parameters: (variable, "iri" | "literal", value, datatype IRI or ""), bound by the
     #: engine's substitutions at execution, never spliced into the text.
     bindings: tuple[tuple[str, str, str, str], ...] = ()
