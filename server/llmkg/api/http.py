@@ -73,8 +73,12 @@ class RequestContext:
                 seen["bytes"] += len(message.get("body", b""))
             await send(message)
 
+        refused = _bad_path(str(scope.get("path", "")))
         try:
-            await self.app(scope, receive, send_with_headers)
+            if refused:
+                await _send_error(send_with_headers, rid, 404, "Not Found", refused)
+            else:
+                await self.app(scope, receive, send_with_headers)
         except Exception:
             log.exception("unhandled error in request %s", rid)
             if seen["status"]:
@@ -93,18 +97,35 @@ def _request_id(scope: Scope) -> str:
     return uuid.uuid4().hex
 
 
+#: Characters no path of this server can hold: what RFC 3987 keeps out of an IRI path (controls, space,
+#: ``"<>\\^`{|}``) and U+FFFD, which stands in for bytes that were not UTF-8.
+_NOT_IN_A_PATH = re.compile(r'[\x00-\x20\x7f-\x9f"<>\\^`{|}\ufffd]')
+
+
+def _bad_path(path: str) -> str | None:
+    """Why no route can answer ``path`` (the percent-decoded request path), or None when one may.
+
+    Every route's path parameters are slugs or IRI paths, so this one check at the door keeps
+    them all to the characters an IRI allows, before any route builds an IRI or a file name.
+
+    >>> _bad_path("/compare/llama-4") is None, _bad_path("/compare/<img src=x>")
+    (True, 'no page or resource has a path with "<" (at position 10)')
+    """
+    found = _NOT_IN_A_PATH.search(path)
+    if found is None:
+        return None
+    return f"no page or resource has a path with {json.dumps(found.group())} (at position {found.start() + 1})"
+
+
 async def _send_problem(send: Send, rid: str) -> None:
-    body = json.dumps(
-        {
-            "type": "about:blank",
-            "title": "Internal Server Error",
-            "status": 500,
-            "detail": "the server failed to answer; the log has the details",
-            "request_id": rid,
-        }
-    ).encode()
+    await _send_error(send, rid, 500, "Internal Server Error", "the server failed to answer; the log has the details")
+
+
+async def _send_error(send: Send, rid: str, status: int, title: str, detail: str) -> None:
+    problem = {"type": "about:blank", "title": title, "status": status, "detail": detail, "request_id": rid}
+    body = json.dumps(problem).encode()
     headers = [(b"content-type", b"application/problem+json"), (b"content-length", str(len(body)).encode())]
-    await send({"type": "http.response.start", "status": 500, "headers": headers})
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
 
