@@ -27,6 +27,7 @@ import httpx2
 import pytest
 
 from llmkg.kg.build import Dataset, write_store
+from llmkg.sparql.text import inspect
 
 from .server_support import running_server
 from .sparql_support import make_store
@@ -255,7 +256,7 @@ def _timed(text: str) -> float:
     gc.disable()  # a collection landing in one run is noise, not the lexer's time
     try:
         start = time.perf_counter()
-        text.inspect(text)
+        inspect(text)
         return time.perf_counter() - start
     finally:
         gc.enable()
@@ -273,7 +274,7 @@ def test_health_answers_while_a_maximal_query_is_read(nobody_server: str) -> Non
         done.set()
 
     threading.Thread(target=send, daemon=True).start()
-    waits = []
+    waits: list[float] = []
     with httpx2.Client(base_url=nobody_server, timeout=10) as http:
         while not done.is_set() and len(waits) < 200:
             start = time.perf_counter()

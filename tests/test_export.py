@@ -11,6 +11,8 @@ from llmkg.kg.build import Dataset
 from llmkg.kg.export import DATA_LICENCE, DATASET_IRI, dataset_description, jsonld_context
 from llmkg.namespaces import LLMKG
 
+from .conftest import value
+
 SCOUT = "https://w3id.org/llmkg/id/model/llama-4-scout"
 
 
@@ -36,10 +38,10 @@ def test_plain_json_with_the_context_reads_as_typed_triples(dataset: Dataset) ->
 def test_every_llmkg_property_has_a_short_term(dataset: Dataset) -> None:
     context = jsonld_context(dataset.quads)["@context"]
     properties = {
-        q.subject.value
+        value(q.subject)
         for q in dataset.quads
-        if q.subject.value.startswith(LLMKG)
-        and q.object.value
+        if value(q.subject).startswith(LLMKG)
+        and value(q.object)
         in ("http://www.w3.org/2002/07/owl#ObjectProperty", "http://www.w3.org/2002/07/owl#DatatypeProperty")
     }
     assert {p[len(LLMKG) :] for p in properties} <= set(context)

@@ -16,6 +16,7 @@ import yaml
 
 from llmkg.config import data_root
 from llmkg.namespaces import LLMKG, QUERIES_GRAPH, QUERY
+from llmkg.sparql.answers import QueryResult
 from llmkg.sparql.store import Backend
 from llmkg.sparql.text import BindingError, outer_group
 
@@ -231,7 +232,7 @@ def anchored(text: str, terms: dict[ox.Variable, ox.NamedNode | ox.BlankNode | o
     return f"{text[:at]} {' '.join(iris)} {text[at:]}" if iris else text
 
 
-def run(query: SavedQuery, store: Backend, given: dict[str, str] | None = None) -> object:
+def run(query: SavedQuery, store: Backend, given: dict[str, str] | None = None) -> QueryResult:
     """Execute a saved query over the union of all graphs, with its parameters bound."""
     terms = bind(query, given or {})
     return store.query(anchored(query.text, terms), use_default_graph_as_union=True, substitutions=terms)
