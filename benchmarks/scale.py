@@ -112,7 +112,7 @@ def _time_query(store_dir: str, query_id: str, runs: int, conn: Any) -> None:
     for _ in range(runs):
         started = time.perf_counter()
         result = catalog.run(query, store, synth_params(query))
-        rows = sum(1 for _ in result) if not isinstance(result, ox.QueryBoolean) else 1  # type: ignore[attr-defined]
+        rows = sum(1 for _ in result) if not isinstance(result, ox.QueryBoolean) else 1
         timings.append(time.perf_counter() - started)
         if timings[-1] > 10:  # slow enough: one run says it
             break

@@ -5,7 +5,9 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import pyoxigraph as ox
 import pytest
+import rdflib
 
 from llmkg.config import data_root
 from llmkg.kg.build import Dataset, load_dataset
@@ -35,4 +37,16 @@ def make_root(tmp: Path, triples: dict[str, Path | str]) -> Path:
     return tmp
 
 
-__all__ = ["dataset", "make_root", "oxigraph_engine", "virtuoso_engine"]
+def value(term: ox.NamedNode | ox.BlankNode | ox.Literal | ox.Triple | ox.DefaultGraph) -> str:
+    """The IRI, blank-node id or lexical form of a quad's term; the data has no RDF-star triples nor default graph."""
+    assert not isinstance(term, (ox.Triple, ox.DefaultGraph)), term
+    return term.value
+
+
+def integer(term: rdflib.term.Node | None) -> int:
+    """The number an integer literal rdflib read stands for."""
+    assert isinstance(term, rdflib.Literal), term
+    return int(term)
+
+
+__all__ = ["dataset", "integer", "make_root", "oxigraph_engine", "value", "virtuoso_engine"]

@@ -13,7 +13,7 @@ from llmkg.kg.audit import build_report, why
 from llmkg.kg.build import Dataset, load_dataset
 from llmkg.namespaces import LLMKG, PREFERRED_GRAPH
 
-from .conftest import FIXTURES, make_root
+from .conftest import FIXTURES, make_root, value
 
 WIDGET = "https://w3id.org/llmkg/id/model/widget"
 runner = CliRunner()
@@ -44,10 +44,10 @@ def test_equal_values_in_two_revisions_are_no_conflict(fixture_dataset: Dataset)
 
 def test_preferred_value_is_the_later_revision_of_the_primary_source(fixture_dataset: Dataset) -> None:
     preferred = {
-        q.object.value
+        value(q.object)
         for q in fixture_dataset.quads
-        if q.graph_name.value == PREFERRED_GRAPH  # type: ignore[union-attr]
-        and q.subject.value == WIDGET
+        if value(q.graph_name) == PREFERRED_GRAPH
+        and value(q.subject) == WIDGET
         and q.predicate.value == LLMKG + "totalParameters"
     }
     assert preferred == {"110"}

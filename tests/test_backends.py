@@ -72,7 +72,8 @@ def answer(result: object, *, numbers_by_value: bool = False) -> list[tuple[str,
     if isinstance(result, ox.QueryBoolean):
         return [(str(bool(result)),)]
     if not isinstance(result, ox.QuerySolutions):
-        return sorted((str(t),) for t in result)  # type: ignore[attr-defined]
+        assert isinstance(result, ox.QueryTriples), result
+        return sorted((str(t),) for t in result)
     names = [v.value for v in result.variables]
     return [tuple(_term(row[n], numbers_by_value) for n in names) for row in result]
 

@@ -15,7 +15,7 @@ from llmkg.config import data_root
 from llmkg.kg.build import Dataset, data_files, load_dataset, nquads_bytes
 from llmkg.namespaces import GRAPH, LLMKG, graph_iri
 
-from .conftest import REPO, make_root
+from .conftest import REPO, make_root, value
 
 runner = CliRunner()
 TTL_FILES = data_files(data_root())
@@ -35,7 +35,7 @@ def test_each_file_is_its_own_graph_with_its_source_file(dataset: Dataset) -> No
     files = {p.relative_to(data_root()).as_posix() for p in TTL_FILES}
     assert set(dataset.graph_files.values()) == files
     stated = {
-        (q.graph_name.value, q.object.value)
+        (value(q.graph_name), value(q.object))
         for q in dataset.quads
         if q.predicate.value == LLMKG + "sourceFile" and q.subject == q.graph_name
     }
@@ -89,7 +89,9 @@ def test_store_on_disk_opens_with_the_same_quads(tmp_path: Path, dataset: Datase
 
 def test_version_is_one_number_everywhere(dataset: Dataset) -> None:
     info = {
-        q.predicate.value: q.object.value for q in dataset.quads if q.subject.value == "https://w3id.org/llmkg/ontology"
+        q.predicate.value: value(q.object)
+        for q in dataset.quads
+        if value(q.subject) == "https://w3id.org/llmkg/ontology"
     }
     assert info["http://www.w3.org/2002/07/owl#versionInfo"] == __version__
     assert info["http://www.w3.org/2002/07/owl#versionIRI"].endswith("/" + __version__)

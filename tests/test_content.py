@@ -55,6 +55,7 @@ def store(dataset: Dataset) -> ox.Store:
 def test_category_holds_at_least(category: str, store: ox.Store) -> None:
     query, minimum = COUNTS[category]
     result = store.query(sparql_prefixes() + query, use_default_graph_as_union=True)
-    count = int(next(iter(result))["n"].value)  # type: ignore[call-overload, index]
+    assert isinstance(result, ox.QuerySolutions)
+    count = int(next(iter(result))["n"].value)
     print(f"{category}: {count}")
     assert count >= minimum, f"{category}: {count} < {minimum}"

@@ -274,7 +274,7 @@ def test_health_answers_while_a_maximal_query_is_read(nobody_server: str) -> Non
         done.set()
 
     threading.Thread(target=send, daemon=True).start()
-    waits = []
+    waits: list[float] = []
     with httpx2.Client(base_url=nobody_server, timeout=10) as http:
         while not done.is_set() and len(waits) < 200:
             start = time.perf_counter()

@@ -13,6 +13,7 @@ from typing import Any
 
 import pyoxigraph as ox
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
@@ -100,7 +101,8 @@ def test_the_plain_editor_form_shows_the_engine_failure(client: TestClient) -> N
 
 def test_the_pages_own_queries_run_in_the_workers(client: TestClient) -> None:
     """What the pages, statistics and audit read goes through the workers: an abort there is a QueryError."""
-    site = client.app.state.site  # type: ignore[attr-defined]
+    assert isinstance(client.app, FastAPI)
+    site = client.app.state.site
     before = restarts(client)
     with pytest.raises(QueryError) as raised:
         site.select(ABORT)

@@ -12,6 +12,8 @@ from llmkg.kg.describe import dcat_description, statistics, void_description
 from llmkg.kg.jsonld_context import jsonld_context
 from llmkg.namespaces import BASE, LLMKG
 
+from .conftest import value
+
 SCOUT = "https://w3id.org/llmkg/id/model/llama-4-scout"
 DATASET_IRI = BASE + "dataset"
 DATA_LICENCE = "https://creativecommons.org/licenses/by/4.0/"
@@ -39,10 +41,10 @@ def test_plain_json_with_the_context_reads_as_typed_triples(dataset: Dataset) ->
 def test_every_llmkg_property_has_a_short_term(dataset: Dataset) -> None:
     context = jsonld_context(dataset.quads)["@context"]
     properties = {
-        q.subject.value
+        value(q.subject)
         for q in dataset.quads
-        if q.subject.value.startswith(LLMKG)
-        and q.object.value
+        if value(q.subject).startswith(LLMKG)
+        and value(q.object)
         in ("http://www.w3.org/2002/07/owl#ObjectProperty", "http://www.w3.org/2002/07/owl#DatatypeProperty")
     }
     assert {p[len(LLMKG) :] for p in properties} <= set(context)
@@ -69,7 +71,7 @@ def test_void_and_dcat_say_the_same_of_the_dataset(dataset: Dataset) -> None:
     shared = {"http://purl.org/dc/terms/title", "http://purl.org/dc/terms/license", "http://www.w3.org/ns/dcat#keyword"}
 
     def said(triples: list[ox.Triple]) -> set[tuple[str, str]]:
-        return {(t.predicate.value, t.object.value) for t in triples if t.predicate.value in shared}
+        return {(t.predicate.value, value(t.object)) for t in triples if t.predicate.value in shared}
 
     assert said(void) == said(dcat)
     assert ("http://purl.org/dc/terms/license", DATA_LICENCE) in said(void)

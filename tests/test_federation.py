@@ -96,9 +96,9 @@ def test_oxigraph_federates_into_llmkg_serve(dataset: Dataset, wikidata: Engine,
     write_store(dataset, store)
     label = "<http://www.w3.org/2000/01/rdf-schema#label>"
     models = f"SELECT ?model ?label WHERE {{ ?model a <{LLMKG}Model> ; {label} ?label }}"
-    want = {
-        (str(r["model"]), str(r["label"])) for r in memory_store(dataset).query(models, use_default_graph_as_union=True)
-    }  # type: ignore[union-attr]
+    solutions = memory_store(dataset).query(models, use_default_graph_as_union=True)
+    assert isinstance(solutions, ox.QuerySolutions)
+    want = {(str(r["model"]), str(r["label"])) for r in solutions}
     with running_server(store, log=tmp_path / "serve.log", timeout_s=30.0) as server:
         query = models.replace("WHERE {", f"WHERE {{ SERVICE <{server.base}/sparql> {{", 1) + " }"
         answer = httpx.post(
@@ -108,7 +108,7 @@ def test_oxigraph_federates_into_llmkg_serve(dataset: Dataset, wikidata: Engine,
             timeout=60,
         )
     assert answer.status_code == 200, answer.text
-    got = {
-        (str(r["model"]), str(r["label"])) for r in ox.parse_query_results(answer.content, ox.QueryResultsFormat.JSON)
-    }  # type: ignore[index]
+    answered = ox.parse_query_results(answer.content, ox.QueryResultsFormat.JSON)
+    assert isinstance(answered, ox.QuerySolutions)
+    got = {(str(r["model"]), str(r["label"])) for r in answered}
     assert got == want and len(got) > 5

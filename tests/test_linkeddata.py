@@ -8,9 +8,11 @@ from collections.abc import Iterator
 import pytest
 import rdflib
 from fastapi.testclient import TestClient
+from rdflib.query import ResultRow
 
 from llmkg.namespaces import GRAPH, ID, LLMKG
 from llmkg.pages.linkeddata import choose
+from tests.conftest import integer
 from tests.web_support import mini_store, page_app
 
 SMALL = ID + "model/small"
@@ -79,14 +81,14 @@ def test_every_rdf_format_carries_every_value(client: TestClient, media_type: st
     assert response.status_code == 200, response.text
     assert response.headers["content-type"].split(";")[0] == media_type
     assert response.headers["vary"] == "Accept"
-    values = {int(o) for _, _, o, _ in dataset(response.content, fmt).quads((rdflib.URIRef(SMALL), PARAMS, None))}
+    values = {integer(o) for _, _, o, _ in dataset(response.content, fmt).quads((rdflib.URIRef(SMALL), PARAMS, None))}
     assert values == {7_000_000_000, 8_000_000_000}
 
 
 @pytest.mark.parametrize(("media_type", "fmt"), [f for f in RDF_FORMATS if f[1] in ("trig", "nquads", "json-ld")])
 def test_dataset_formats_keep_each_value_in_its_graph(client: TestClient, media_type: str, fmt: str) -> None:
     data = dataset(client.get("/id/model/small", headers={"Accept": media_type}).content, fmt)
-    stated = {(str(g), int(o)) for _, _, o, g in data.quads((rdflib.URIRef(SMALL), PARAMS, None))}
+    stated = {(str(g), integer(o)) for _, _, o, g in data.quads((rdflib.URIRef(SMALL), PARAMS, None))}
     assert (CARD, 7_000_000_000) in stated and (BLOG, 8_000_000_000) in stated
     derived = rdflib.URIRef("http://www.w3.org/ns/prov#wasDerivedFrom")
     assert (rdflib.URIRef(CARD), derived, rdflib.URIRef(ID + "source/card-v1")) in data.graph(rdflib.URIRef(CARD))
@@ -100,7 +102,10 @@ def test_triple_formats_say_which_graph_states_each_value(client: TestClient, me
              <http://purl.org/dc/terms/isPartOf> ?graph }""",
         initBindings={"m": rdflib.URIRef(SMALL), "p": PARAMS},
     )
-    stated = {(str(row[0]), int(row[1])) for row in found}  # type: ignore[index]
+    stated = set()
+    for row in found:
+        assert isinstance(row, ResultRow), row
+        stated.add((str(row[0]), integer(row[1])))
     assert (CARD, 7_000_000_000) in stated and (BLOG, 8_000_000_000) in stated
 
 

@@ -15,7 +15,14 @@ SKOS = rdflib.Namespace("http://www.w3.org/2004/02/skos/core#")
 VANN = rdflib.Namespace("http://purl.org/vocab/vann/")
 GRAPH = rdflib.Graph().parse(REPO / "ontology" / "llmkg.ttl")
 KINDS = (rdflib.OWL.Class, rdflib.OWL.ObjectProperty, rdflib.OWL.DatatypeProperty)
-TERMS = sorted({s for kind in KINDS for s in GRAPH.subjects(rdflib.RDF.type, kind) if str(s).startswith(str(LLMKG))})
+TERMS = sorted(
+    {
+        s
+        for kind in KINDS
+        for s in GRAPH.subjects(rdflib.RDF.type, kind)
+        if isinstance(s, rdflib.URIRef) and str(s).startswith(str(LLMKG))
+    }
+)
 
 
 def test_header_is_complete() -> None:

@@ -101,7 +101,9 @@ def test_home_page_leads_to_families_boards_and_examples(client: TestClient) -> 
 def test_editor_lists_every_saved_query_and_loads_yasgui_from_this_server(client: TestClient) -> None:
     html = client.get("/editor").text
     assert 'data-example="001-models-by-size"' in html
-    config = json.loads(re.search(r'<script type="application/json" id="editor-config">(.*?)</script>', html, re.S)[1])
+    found = re.search(r'<script type="application/json" id="editor-config">(.*?)</script>', html, re.S)
+    assert found, "the editor page carries no editor-config script"
+    config = json.loads(found[1])
     assert [e["id"] for e in config["examples"]] == ["001-models-by-size"]
     assert config["prefixes"]["model"] == "https://w3id.org/llmkg/id/model/"
     assert config["defaultQuery"].startswith("PREFIX llmkg: <https://w3id.org/llmkg/ontology#>")

@@ -16,6 +16,8 @@ from llmkg.kg.build import Dataset, memory_store
 from llmkg.namespaces import LLMKG, PREFIXES, QUERIES_GRAPH
 from llmkg.sparql.text import anchored
 
+from .conftest import value
+
 EXAMPLES = sorted((data_root() / "queries" / "examples").glob("*.rq"))
 CHECKS = sorted((data_root() / "queries" / "checks").glob("*-violation.rq"))
 runner = CliRunner()
@@ -30,7 +32,7 @@ GRAPH_ONTOLOGY = "https://w3id.org/llmkg/graph/ontology/"
 
 
 def ontology_terms(dataset: Dataset) -> set[str]:
-    return {q.subject.value for q in dataset.quads if q.graph_name.value.startswith(GRAPH_ONTOLOGY)}  # type: ignore[union-attr]
+    return {value(q.subject) for q in dataset.quads if value(q.graph_name).startswith(GRAPH_ONTOLOGY)}
 
 
 def rows(result: ox.QuerySolutions) -> list[tuple[str, ...]]:
@@ -40,7 +42,8 @@ def rows(result: ox.QuerySolutions) -> list[tuple[str, ...]]:
 
 def expected_rows(path: Path) -> list[tuple[str, ...]]:
     parsed = ox.parse_query_results(path=path, format=ox.QueryResultsFormat.TSV)
-    return rows(parsed)  # type: ignore[arg-type]
+    assert isinstance(parsed, ox.QuerySolutions), f"{path.name} holds no solutions"
+    return rows(parsed)
 
 
 def test_catalogue_has_the_three_uses() -> None:
@@ -88,7 +91,9 @@ def test_runs_and_returns_its_expected_answer(path: Path, store: ox.Store) -> No
 
 @pytest.mark.parametrize("path", CHECKS, ids=lambda p: p.stem)
 def test_violation_check_returns_no_rows(path: Path, store: ox.Store) -> None:
-    found = rows(store.query(path.read_text(), use_default_graph_as_union=True))  # type: ignore[arg-type]
+    result = store.query(path.read_text(), use_default_graph_as_union=True)
+    assert isinstance(result, ox.QuerySolutions), f"{path.name} is not a SELECT query"
+    found = rows(result)
     assert found == [], "\n".join("\t".join(r) for r in found)
 
 
@@ -99,7 +104,8 @@ def test_catalogue_is_in_the_graph(store: ox.Store) -> None:
         default_graph=ox.NamedNode(QUERIES_GRAPH),
         named_graphs=[ox.NamedNode(QUERIES_GRAPH)],
     )
-    assert int(next(iter(found))["n"].value) == len(EXAMPLES)  # type: ignore[index]
+    assert isinstance(found, ox.QuerySolutions)
+    assert int(next(iter(found))["n"].value) == len(EXAMPLES)
 
 
 def test_unknown_parameter_is_a_clear_error() -> None:
@@ -129,7 +135,8 @@ def test_the_planner_hint_changes_no_answer(path: Path, store: ox.Store) -> None
     if isinstance(plain, ox.QueryBoolean):
         assert bool(plain) == bool(hinted)
     else:
-        assert sorted(rows(plain)) == sorted(rows(hinted))  # type: ignore[arg-type]
+        assert isinstance(plain, ox.QuerySolutions) and isinstance(hinted, ox.QuerySolutions)
+        assert sorted(rows(plain)) == sorted(rows(hinted))
 
 
 @pytest.mark.parametrize(

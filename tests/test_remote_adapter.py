@@ -41,13 +41,15 @@ def test_bindings_go_first_in_the_outermost_group(query: str, expected: str | No
     store.add(ox.Quad(ox.NamedNode("http://example.org/x"), ox.NamedNode("http://example.org/p"), ox.Literal("1")))
     store.add(ox.Quad(ox.NamedNode("http://example.org/y"), ox.NamedNode("http://example.org/p"), ox.Literal("2")))
     result = store.query(bound)
-    rows = [result] if isinstance(result, ox.QueryBoolean) else list(result)  # type: ignore[call-overload]
+    rows = [result] if isinstance(result, ox.QueryBoolean) else list(result)
     assert len(rows) == 1, bound
 
 
 def test_a_literal_binding_keeps_its_escaping() -> None:
     bound = with_bindings("SELECT ?v { }", {ox.Variable("v"): ox.Literal('a "quoted"\nline')})
-    (row,) = ox.Store().query(bound)  # type: ignore[misc]
+    result = ox.Store().query(bound)
+    assert isinstance(result, ox.QuerySolutions)
+    (row,) = result
     assert row["v"] == ox.Literal('a "quoted"\nline')
 
 
@@ -61,15 +63,19 @@ def test_unbindable_queries_say_why() -> None:
 def test_virtuoso_booleans_are_read_as_booleans() -> None:
     binding = {"type": "typed-literal", "datatype": "http://www.w3.org/2001/XMLSchema#boolean", "value": "0"}
     body = json.dumps({"head": {"vars": ["b"]}, "results": {"bindings": [{"b": binding}]}}).encode()
-    (row,) = read_result(body, JSON, ask=False)  # type: ignore[misc]
+    result = read_result(body, JSON, ask=False)
+    assert isinstance(result, ox.QuerySolutions)
+    (row,) = result
     assert row["b"] == ox.Literal("false", datatype=ox.NamedNode("http://www.w3.org/2001/XMLSchema#boolean"))
 
 
 def test_repeated_rows_of_a_distinct_query_are_dropped_in_order() -> None:
     rows = [{"x": {"type": "literal", "value": v}} for v in ("b", "a", "b", "c", "a")]
     body = json.dumps({"head": {"vars": ["x"]}, "results": {"bindings": rows}}).encode()
-    assert [r["x"].value for r in read_result(body, JSON, ask=False, distinct=True)] == ["b", "a", "c"]  # type: ignore[union-attr,index]
-    assert len(list(read_result(body, JSON, ask=False))) == 5  # type: ignore[arg-type]
+    distinct, every = read_result(body, JSON, ask=False, distinct=True), read_result(body, JSON, ask=False)
+    assert isinstance(distinct, ox.QuerySolutions) and isinstance(every, ox.QuerySolutions)
+    assert [r["x"].value for r in distinct] == ["b", "a", "c"]
+    assert len(list(every)) == 5
 
 
 @pytest.mark.parametrize(("body", "truth"), [(b"?b\n1\n", True), (b"?b\n0\n", False), (b"?b\n", False)])
@@ -105,7 +111,9 @@ def test_graph_variables_see_only_the_datasets_graphs() -> None:
         s, p = ox.NamedNode("http://example.org/s"), ox.NamedNode("http://example.org/p")
         store.add(ox.Quad(s, p, ox.Literal("o"), ox.NamedNode(graph)))
     listing = scope_graph_variables("SELECT DISTINCT ?g WHERE { GRAPH ?g { ?s ?p ?o } }", KEPT)
-    assert {row["g"].value for row in store.query(listing)} == {KEPT + "1", KEPT + "2"}  # type: ignore[union-attr]
+    graphs = store.query(listing)
+    assert isinstance(graphs, ox.QuerySolutions)
+    assert {row["g"].value for row in graphs} == {KEPT + "1", KEPT + "2"}
     named = "ASK { GRAPH <http://example.org/engine-own> { ?s ?p ?o } }"
     assert scope_graph_variables(named, KEPT) == named
 

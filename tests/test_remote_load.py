@@ -20,6 +20,7 @@ from llmkg.kg.build import Dataset
 from llmkg.kg.push import by_graph, load_into
 from llmkg.namespaces import GRAPH
 from llmkg.sparql.remote import RemoteStore
+from tests.conftest import value
 from tests.engines import Engine
 
 TEST_GRAPHS = [GRAPH + f"test/load/{n}" for n in range(5)]
@@ -86,7 +87,7 @@ def test_graphs_gone_from_the_dataset_are_reported_and_pruned_on_request(oxigrap
     quads = small_dataset()
     with oxigraph_engine.store(writer=True) as store:
         load_into(store, quads)
-        kept = [q for q in quads if q.graph_name.value != TEST_GRAPHS[0]]  # type: ignore[union-attr]
+        kept = [q for q in quads if value(q.graph_name) != TEST_GRAPHS[0]]
         report = load_into(store, kept)
         assert TEST_GRAPHS[0] in report.stale and any("--prune" in line for line in report.lines())
         report = load_into(store, kept, prune=True)
@@ -111,8 +112,11 @@ def test_refused_graph_store_protocol_falls_back_to_update_in_batches(oxigraph_e
 def test_a_failure_half_way_says_what_was_and_was_not_loaded(request: pytest.FixtureRequest, name: str) -> None:
     engine = engine_named(request, name)
 
+    puts = 0
+
     def fail_third_put(request: httpx.Request, _: int) -> httpx.Response | None:
-        puts = fail_third_put.puts = getattr(fail_third_put, "puts", 0) + (request.method == "PUT")  # type: ignore[attr-defined]
+        nonlocal puts
+        puts += request.method == "PUT"
         return httpx.Response(500, text="disk full") if request.method == "PUT" and puts == 3 else None
 
     with doctored(engine, fail_third_put) as store:

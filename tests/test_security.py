@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
@@ -91,7 +92,8 @@ def test_an_internal_error_says_nothing_but_its_request_id(
     def broken(*args: object, **kwargs: object) -> None:
         raise OSError(2, "No such file or directory", str(store_dir / "MANIFEST-000001"))
 
-    monkeypatch.setattr(client.app.state.endpoint, "versions", broken)  # type: ignore[attr-defined]
+    assert isinstance(client.app, FastAPI)
+    monkeypatch.setattr(client.app.state.endpoint, "versions", broken)
     response = client.get("/version")
     assert response.status_code == 500
     assert str(store_dir) not in response.text and "MANIFEST" not in response.text
@@ -112,6 +114,7 @@ def test_no_route_writes(client: TestClient) -> None:
     for route in app.routes:
         if not isinstance(route, APIRoute):
             continue
+        assert route.methods is not None, route.path
         for method in sorted(route.methods & WRITE_METHODS):
             if method == "POST" and route.path in READING_POSTS:
                 continue

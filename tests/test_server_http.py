@@ -191,7 +191,8 @@ def test_ask(server: str) -> None:
 
 def _expected_graph() -> rdflib.Graph:
     triples = make_store().query(LABELS, use_default_graph_as_union=True)
-    return parse_rdf(ox.serialize(triples, format=ox.RdfFormat.N_TRIPLES) or b"", "nt")  # type: ignore[arg-type]
+    assert isinstance(triples, ox.QueryTriples)
+    return parse_rdf(ox.serialize(triples, format=ox.RdfFormat.N_TRIPLES) or b"", "nt")
 
 
 @pytest.mark.parametrize(

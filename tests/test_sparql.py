@@ -18,6 +18,7 @@ from rdflib.compare import isomorphic
 
 from llmkg.namespaces import GRAPH, ID, LLMKG
 
+from .conftest import integer
 from .sparql_support import (
     COUNT_ALL,
     G_FILLER,
@@ -159,7 +160,9 @@ def test_ask_results(client: TestClient, accept: str) -> None:
 
 def _expected_labels() -> rdflib.Graph:
     graph = rdflib.Graph()
-    for line in make_store().query(LABELS, use_default_graph_as_union=True):  # type: ignore[union-attr]
+    triples = make_store().query(LABELS, use_default_graph_as_union=True)
+    assert isinstance(triples, ox.QueryTriples)
+    for line in triples:
         graph.parse(data=f"{line} .", format="nt")
     return graph
 
@@ -239,10 +242,10 @@ def test_service_description(client: TestClient) -> None:
 def test_void_counts_triples_per_graph(client: TestClient) -> None:
     response = client.get("/.well-known/void", headers={"Accept": "application/n-triples"})
     graph = rdflib.Graph().parse(data=response.text, format="nt")
-    counts = {str(g): int(graph.value(g, VOID.triples)) for g in graph.objects(None, VOID.subset)}
+    counts = {str(g): integer(graph.value(g, VOID.triples)) for g in graph.objects(None, VOID.subset)}
     assert counts[G_FILLER] == 24 and counts[G_MODELS] == 7
     dataset = next(graph.subjects(VOID.sparqlEndpoint, None))
-    assert int(graph.value(dataset, VOID.triples)) == len(make_store())
+    assert integer(graph.value(dataset, VOID.triples)) == len(make_store())
     assert (dataset, rdflib.DCTERMS.license, rdflib.URIRef("https://creativecommons.org/licenses/by/4.0/")) in graph
     assert (dataset, VOID.exampleResource, rdflib.URIRef(ID + "model/m1")) in graph
     assert len(list(graph.objects(dataset, VOID.dataDump))) == 2

@@ -11,9 +11,11 @@ import io
 import json
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
+from typing import TypeVar
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from llmkg.engine import endpoint as engine_endpoint
@@ -30,6 +32,22 @@ pytestmark = pytest.mark.xdist_group("sparql-safety")
 def client() -> Iterator[TestClient]:
     with serve() as test_client:
         yield test_client
+
+
+T = TypeVar("T")
+
+
+def _endpoint(client: TestClient) -> engine_endpoint.Endpoint:
+    """The query engine ``create_app`` keeps in the app's state."""
+    assert isinstance(client.app, FastAPI)
+    endpoint: engine_endpoint.Endpoint = client.app.state.endpoint
+    return endpoint
+
+
+def _on_the_loop(client: TestClient, function: Callable[[], Awaitable[T]]) -> T:
+    """Run ``function`` on the event loop of the started client, where the engine lives."""
+    assert client.portal is not None, "the client is not started"
+    return client.portal.call(function)
 
 
 # --- read-only and safe ---------------------------------------------------------------------------
@@ -174,7 +192,7 @@ def test_no_stack_trace_on_internal_error(client: TestClient, monkeypatch: pytes
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("secret /etc/path detail")
 
-    monkeypatch.setattr(client.app.state.endpoint, "versions", broken)  # type: ignore[attr-defined]
+    monkeypatch.setattr(_endpoint(client), "versions", broken)
     response = client.get("/version")
     body = problem(response, 500)
     assert "secret" not in response.text and "/etc" not in response.text
@@ -205,7 +223,7 @@ def test_repeated_queries_come_from_the_cache(client: TestClient, caplog: pytest
 
 
 def test_a_burst_of_one_query_runs_it_once(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
-    endpoint = client.app.state.endpoint  # type: ignore[attr-defined]
+    endpoint = _endpoint(client)
     submitted: list[str] = []
     real_submit = endpoint.pool.submit
 
@@ -217,29 +235,29 @@ def test_a_burst_of_one_query_runs_it_once(client: TestClient, monkeypatch: pyte
     query = "SELECT (COUNT(*) AS ?burst) WHERE { ?s ?p ?o . ?x ?y ?z }"
     job = endpoint.job(query, accept="application/sparql-results+json")
 
-    async def burst() -> list[object]:
+    async def burst() -> list[engine_endpoint.Answer | engine_endpoint.StreamedAnswer]:
         return await asyncio.gather(*(endpoint.query(job) for _ in range(6)))
 
-    answers = client.portal.call(burst)  # type: ignore[union-attr]
+    answers = _on_the_loop(client, burst)
     assert submitted == [query]
     assert len({a.body for a in answers}) == 1 and sum(not a.cached for a in answers) == 1
 
 
 def test_a_failing_query_fails_every_request_that_shared_it(client: TestClient) -> None:
-    endpoint = client.app.state.endpoint  # type: ignore[attr-defined]
+    endpoint = _endpoint(client)
     job = endpoint.job(RUNAWAY, accept="application/sparql-results+json")
 
-    async def burst() -> list[object]:
+    async def burst() -> list[engine_endpoint.Answer | engine_endpoint.StreamedAnswer | BaseException]:
         return await asyncio.gather(*(endpoint.query(job) for _ in range(3)), return_exceptions=True)
 
-    outcomes = client.portal.call(burst)  # type: ignore[union-attr]
+    outcomes = _on_the_loop(client, burst)
     assert [getattr(o, "status", None) for o in outcomes] == [503, 503, 503]
 
 
 def test_a_cancelled_request_leaves_the_waiting_ones_to_run_it(
     client: TestClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    endpoint = client.app.state.endpoint  # type: ignore[attr-defined]
+    endpoint = _endpoint(client)
     real_submit = endpoint.pool.submit
 
     async def slow_submit(job: Job) -> object:
@@ -249,7 +267,7 @@ def test_a_cancelled_request_leaves_the_waiting_ones_to_run_it(
     monkeypatch.setattr(endpoint.pool, "submit", slow_submit)
     job = endpoint.job("SELECT (COUNT(*) AS ?cancelled) WHERE { ?s ?p ?o }", accept="application/sparql-results+json")
 
-    async def leader_cancelled() -> object:
+    async def leader_cancelled() -> engine_endpoint.Answer | engine_endpoint.StreamedAnswer:
         leader = asyncio.ensure_future(endpoint.query(job))
         await asyncio.sleep(0.05)
         waiting = asyncio.ensure_future(endpoint.query(job))
@@ -257,7 +275,8 @@ def test_a_cancelled_request_leaves_the_waiting_ones_to_run_it(
         leader.cancel()
         return await waiting
 
-    answer = client.portal.call(leader_cancelled)  # type: ignore[union-attr]
+    answer = _on_the_loop(client, leader_cancelled)
+    assert isinstance(answer, engine_endpoint.Answer)
     assert json.loads(answer.body)["head"]["vars"] == ["cancelled"] and not answer.cached
 
 

@@ -60,6 +60,7 @@ def test_every_shape_has_an_invalid_fixture() -> None:
     firing |= {s for s in shapes.subjects(rdflib.RDF.type, SH.SPARQLConstraint) if isinstance(s, rdflib.URIRef)}
     for node in shapes.subjects(rdflib.RDF.type, SH.NodeShape):
         if any((node, p, None) in shapes for p in (SH["or"], SH.pattern, SH["class"], SH.datatype)):
+            assert isinstance(node, rdflib.URIRef), node
             firing.add(node)
     names = {f"shapes:{str(s).rsplit('#', 1)[1]}" for s in firing}
     covered = {expected_shape(f) for f in INVALID}

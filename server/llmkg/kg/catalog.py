@@ -16,6 +16,7 @@ import yaml
 
 from llmkg.config import data_root
 from llmkg.namespaces import LLMKG, QUERIES_GRAPH, QUERY, RDF_TYPE, RDFS, SCHEMA, SH, XSD
+from llmkg.sparql.answers import QueryResult
 from llmkg.sparql.store import Backend
 from llmkg.sparql.text import QUERY_FORMS, anchored, inspect
 
@@ -205,7 +206,7 @@ def _term(param: Param, value: str) -> ox.NamedNode | ox.Literal:
     return ox.Literal(value)
 
 
-def run(query: SavedQuery, store: Backend, given: dict[str, str] | None = None) -> object:
+def run(query: SavedQuery, store: Backend, given: dict[str, str] | None = None) -> QueryResult:
     """Execute a saved query over the union of all graphs, with its parameters bound."""
     terms = bind(query, given or {})
     return store.query(anchored(query.text, terms), use_default_graph_as_union=True, substitutions=terms)
