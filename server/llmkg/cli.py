@@ -270,7 +270,7 @@ def run_query(
         err.print(f"[red]error:[/red] unknown format {fmt!r}; use table, csv, tsv or json")
         raise typer.Exit(2)
     try:
-        saved = catalog.find(name, root)
+        saved = catalog.find(name, root, files=True)
         given = dict(_split_param(p) for p in param or [])
         result = catalog.run(saved, _store(store, root), given)
     except (catalog.CatalogError, SyntaxError, OSError) as error:

@@ -37,6 +37,7 @@ class ServerSettings:
     site_base: str | None = None
     node_modules: str | None = None
     workers: int = 4
+    max_query_operators: int = 250
     max_result_bytes: int = 100_000_000
     worker_memory_mb: int = 2048
 
@@ -54,6 +55,7 @@ class ServerSettings:
             site_base=env.get("LLMKG_SITE_BASE") or None,
             node_modules=env.get("LLMKG_NODE_MODULES") or None,
             workers=int(env.get("LLMKG_WORKERS", cls.workers)),
+            max_query_operators=int(env.get("LLMKG_MAX_QUERY_OPERATORS", cls.max_query_operators)),
             max_result_bytes=int(env.get("LLMKG_MAX_RESULT_BYTES", cls.max_result_bytes)),
             worker_memory_mb=int(env.get("LLMKG_WORKER_MEMORY_MB", cls.worker_memory_mb)),
         )

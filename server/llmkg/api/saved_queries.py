@@ -30,7 +30,7 @@ RESERVED = {"format"}
 
 def _saved(query_id: str) -> catalog.SavedQuery:
     try:
-        return catalog.find(query_id)
+        return catalog.find(query_id, files=False)
     except catalog.CatalogError:
         raise HTTPException(404, f"no saved query {query_id!r}; GET /queries lists them") from None
 
@@ -38,7 +38,7 @@ def _saved(query_id: str) -> catalog.SavedQuery:
 @router.get("/queries")
 async def list_queries() -> list[dict[str, Any]]:
     """Every saved query: id, IRI, summary, description, tags, kind and parameters."""
-    return [{**catalog.describe(q), "results": f"/queries/{q.id}/results"} for q in catalog.saved_queries()]
+    return [{**catalog.describe(q), "results": f"/queries/{q.id}/results"} for q in catalog.saved_queries(strict=False)]
 
 
 @router.get("/queries/{query_id}")

@@ -142,7 +142,7 @@ class Endpoint:
         """Check a query and negotiate its formats; raise QueryError 400, 403 or 406."""
         for iri in (*default_graphs, *named_graphs):
             _graph_iri(iri)
-        shape = check(query, allowlist=self.settings.service_allowlist)
+        shape = check(query, allowlist=self.settings.service_allowlist, max_operators=self.settings.max_query_operators)
         results, graph = _negotiate_for(shape.form, accept, format_param)
         union = not (default_graphs or named_graphs or shape.has_dataset_clause)
         return Job(

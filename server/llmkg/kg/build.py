@@ -111,7 +111,10 @@ def load_dataset(root: Path | None = None, *, progress: Progress | None = None) 
         relative = path.relative_to(root).as_posix()
         dataset.quads.extend(parse_file(path, relative))
         dataset.graph_files[graph_iri(relative)] = relative
-    dataset.quads.extend(catalog.catalogue_quads(root))
+    try:
+        dataset.quads.extend(catalog.catalogue_quads(root))
+    except catalog.CatalogError as error:
+        raise BuildError(f"queries/examples/{error}") from None
     dataset.quads = canonical(dataset.quads)
     dataset.quads.extend(provenance.preferred_quads(dataset.quads))
     return dataset

@@ -6,7 +6,9 @@ also loaded into the graph as ``sh:SPARQLExecutable`` resources (graph/queries).
 
 from __future__ import annotations
 
+import functools
 import json
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +22,7 @@ from llmkg.sparql.answers import QueryResult
 from llmkg.sparql.store import Backend
 from llmkg.sparql.text import QUERY_FORMS, anchored, inspect
 
+log = logging.getLogger("llmkg.catalog")
 HEADER_KEYS = {"summary", "description", "tags", "params", "expect", "ordered", "service"}
 KIND_CLASS = {
     "SELECT": "SPARQLSelectExecutable",
@@ -93,7 +96,10 @@ def query_kind(text: str) -> str:
 
 def load_query(path: Path, *, require_header: bool = True) -> SavedQuery:
     """A saved query from its file; ad-hoc files (``require_header=False``) may have no ``#+`` header."""
-    text = path.read_text(encoding="utf-8")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise CatalogError(f"{path.name}: not UTF-8 text (byte {error.start}); save it as UTF-8") from None
     where = path.name
     if not require_header and not any(line.startswith("#+") for line in text.splitlines()):
         return SavedQuery(
@@ -120,18 +126,36 @@ def load_query(path: Path, *, require_header: bool = True) -> SavedQuery:
     )
 
 
-def saved_queries(root: Path | None = None) -> list[SavedQuery]:
-    """Every saved query in queries/examples, ordered by file name."""
+def saved_queries(root: Path | None = None, *, strict: bool = True) -> list[SavedQuery]:
+    """Every saved query in queries/examples, ordered by file name, parsed once while the files stay
+    the same. ``strict`` raises CatalogError for a file that cannot be read (build and validate);
+    without it such a file is left out and logged (the server serves only what it can read).
+    """
     folder = (root or data_root()) / "queries" / "examples"
-    return [load_query(p) for p in sorted(folder.glob("*.rq"))]
+    stamp = tuple((p.name, s.st_mtime_ns, s.st_size) for p in sorted(folder.glob("*.rq")) for s in [p.stat()])
+    return list(_parsed(folder, stamp, strict))
 
 
-def find(name: str, root: Path | None = None) -> SavedQuery:
-    """A saved query by id (file stem), by its number prefix, or by a path to an .rq file."""
+@functools.lru_cache(maxsize=16)
+def _parsed(folder: Path, stamp: tuple[tuple[str, int, int], ...], strict: bool) -> tuple[SavedQuery, ...]:
+    found = []
+    for name, _, _ in stamp:
+        try:
+            found.append(load_query(folder / name))
+        except CatalogError as error:
+            if strict:
+                raise
+            log.warning("saved query left out: %s", error)
+    return tuple(found)
+
+
+def find(name: str, root: Path | None = None, *, files: bool = False) -> SavedQuery:
+    """A saved query by id (file stem) or by its number prefix; with ``files``, also a path to an .rq file
+    (the command line's ``llmkg query FILE``; never a web route, which serves only the catalogue)."""
     path = Path(name)
-    if path.suffix == ".rq" and path.is_file():
+    if files and path.suffix == ".rq" and path.is_file():
         return load_query(path, require_header=False)
-    for query in saved_queries(root):
+    for query in saved_queries(root, strict=files):  # the command line reports an unreadable file; the web skips it
         if query.id == name or query.id.split("-", 1)[0] == name:
             return query
     raise CatalogError(f"no saved query named {name!r}; `llmkg queries` lists them")

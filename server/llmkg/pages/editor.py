@@ -31,7 +31,7 @@ def examples(root: Path | None = None) -> list[dict[str, Any]]:
     """Every saved query, as the editor lists it (id, name, description, text)."""
     return [
         {"id": q.id, "name": q.summary, "description": q.description, "tags": list(q.tags), "query": with_examples(q)}
-        for q in catalog.saved_queries(root)
+        for q in catalog.saved_queries(root, strict=False)
     ]
 
 

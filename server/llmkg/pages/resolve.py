@@ -163,7 +163,7 @@ def _graph_page(request: Request, site: Site, iri: str) -> HTMLResponse:
 
 def _query_page(request: Request, site: Site, iri: str) -> HTMLResponse:
     stem = iri.rsplit("/", 1)[-1]
-    query = next((q for q in catalog.saved_queries(site.settings.data) if q.id == stem), None)
+    query = next((q for q in catalog.saved_queries(site.settings.data, strict=False) if q.id == stem), None)
     if query is None:
         return not_found(request, f"No saved query <{iri}>.")
     return page(request, "query.html", {"query": query})

@@ -41,7 +41,7 @@ async def home(request: Request) -> Response:
     site = site_of(request)
     context = {
         "families": await run_in_threadpool(_families, site),
-        "queries": catalog.saved_queries(site.settings.data),
+        "queries": catalog.saved_queries(site.settings.data, strict=False),
         "boards": await run_in_threadpool(boards.index, site),
     }
     return page(request, "home.html", context, headers={"Vary": "Accept"})

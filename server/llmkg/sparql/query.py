@@ -54,6 +54,9 @@ class QueryError(Exception):
 
 #: Deeper nesting than this is refused before the engine's recursive parser sees it.
 MAX_DEPTH = 256
+#: More operators than this are refused: the engine's recursive evaluation can exhaust a worker's stack
+#: on flat queries that are large enough (a few thousand joined parts), which no nesting limit sees.
+MAX_OPERATORS = 250
 
 
 #: The id of the HTTP request being served (set by the web layer); "" outside a request.
@@ -187,7 +190,7 @@ def syntax_error(error: SyntaxError) -> QueryError:
     return QueryError(400, "Malformed query", f"line {line}, column {column}: {what}", line=line, column=column)
 
 
-def check(text: str, *, allowlist: Sequence[str] = ()) -> QueryShape:
+def check(text: str, *, allowlist: Sequence[str] = (), max_operators: int = MAX_OPERATORS) -> QueryShape:
     """Refuse what must never reach the engine, before it does.
 
     Raises QueryError 403 for a SPARQL Update (INSERT, DELETE, LOAD, CLEAR, …) and for a SERVICE
@@ -200,6 +203,15 @@ def check(text: str, *, allowlist: Sequence[str] = ()) -> QueryShape:
     shape = inspect(text)
     if shape.depth > MAX_DEPTH:
         raise QueryError(400, "Malformed query", f"the query nests deeper than {MAX_DEPTH} levels")
+    if shape.operators > max_operators:
+        raise QueryError(
+            400,
+            "Query too complex",
+            f"query too complex: {shape.operators} operators (limit {max_operators}); split it, or use VALUES "
+            "for long lists",
+            operators=shape.operators,
+            limit=max_operators,
+        )
     if shape.is_update:
         raise QueryError(
             403, "Read-only endpoint", f"{shape.form} is a SPARQL Update operation; this endpoint is read-only"

@@ -42,6 +42,8 @@ from llmkg.sparql.store import Term
 QUERY_FORMS = frozenset({"SELECT", "CONSTRUCT", "DESCRIBE", "ASK"})
 UPDATE_FORMS = frozenset({"INSERT", "DELETE", "LOAD", "CLEAR", "DROP", "CREATE", "ADD", "MOVE", "COPY", "WITH"})
 
+_OPERATOR_WORDS = frozenset({"UNION", "OPTIONAL", "MINUS", "FILTER", "BIND", "GRAPH", "SERVICE", "EXISTS"})
+_OPERATOR_SIGNS = frozenset(".;&|!=<>+-*/^")
 _PN_LOCAL_ESC = r"\\[-_~.!$&'()*+,;=/?#@%]"
 _PLX = rf"(?:%[0-9A-Fa-f]{{2}}|{_PN_LOCAL_ESC})"
 _TOKEN = re.compile(
@@ -74,6 +76,9 @@ class QueryShape:
     ``services``: each SERVICE endpoint as written (``<iri>``, a prefixed name or a variable).
     ``depth``: the deepest nesting of brackets, braces and parentheses.
     ``distinct``: the top-level SELECT is DISTINCT or REDUCED (duplicates may go).
+    ``operators``: how many operators join its parts (UNION, OPTIONAL, MINUS, FILTER, BIND, GRAPH,
+    SERVICE, EXISTS; ``.``, ``;`` and, outside parentheses, ``,`` between triple patterns; logical,
+    comparison, arithmetic and path operators): the size of the query as the engine nests it.
     """
 
     form: str
@@ -81,6 +86,7 @@ class QueryShape:
     services: tuple[str, ...]
     depth: int = 0
     distinct: bool = False
+    operators: int = 0
 
     @property
     def is_update(self) -> bool:
@@ -108,6 +114,7 @@ def inspect(text: str) -> QueryShape:
     form, has_from, services, depth, level = "", False, [], 0, 0
     after_service = False  # the previous significant token was SERVICE (or SERVICE SILENT)
     distinct, modifier_next = False, False  # the token after the first SELECT says DISTINCT or REDUCED
+    operators, parentheses = 0, 0
     for match in _TOKEN.finditer(text):
         kind = match.lastgroup
         if kind in ("space", "comment"):
@@ -125,6 +132,13 @@ def inspect(text: str) -> QueryShape:
             form = word
             modifier_next = word == "SELECT"
         has_from = has_from or word == "FROM"
+        if (
+            word in _OPERATOR_WORDS
+            or (kind == "other" and value in _OPERATOR_SIGNS)
+            or (kind == "other" and value == "," and parentheses == 0)
+        ):
+            operators += 1
+        parentheses += (value == "(") - (value == ")") if kind == "other" else 0
         if kind == "other" and value in "({[":
             level += 1
             depth = max(depth, level)
@@ -132,7 +146,7 @@ def inspect(text: str) -> QueryShape:
             level -= 1
     if after_service:
         services.append("")
-    shape = QueryShape(form, has_from, tuple(services), depth, distinct)
+    shape = QueryShape(form, has_from, tuple(services), depth, distinct, operators)
     return shape
 
 
