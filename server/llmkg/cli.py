@@ -250,7 +250,7 @@ def check_licence(
     try:
         report = licence_check.check(_store(store, root), derivative.read(file))
     except (derivative.DescriptionError, licence_check.LicenceCheckError) as error:
-        err.print(f"[red]error:[/red] {error}", highlight=False)
+        err.print(f"[red]error:[/red] {error}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
     if fmt == "json":
         sys.stdout.write(json.dumps(report.as_dict(), indent=2, ensure_ascii=False) + "\n")

@@ -64,8 +64,10 @@ def print_licence_report(report: LicenceReport, out: Console) -> None:
         o = f.obligation
         colour = STATUS_COLOURS[f.status]
         out.print(f"[{colour}]{f.status.upper()}[/{colour}] {o.licence_label}, {o.clause}", highlight=False, soft_wrap=True)
+        if o.stated_in != o.licence_label:
+            out.print(f"  stated in:  {o.stated_in}, which the licence incorporates", highlight=False, soft_wrap=True)
         out.print(f"  obligation: {shorten(ox.NamedNode(o.iri))} ({', '.join(o.kinds)})", highlight=False, soft_wrap=True)
-        out.print(f"  source:     {o.source} {o.source_title} @ {o.source_version[:12]}", highlight=False, soft_wrap=True)
+        out.print(f"  source:     {o.source} {o.source_title}" + (f" @ {o.source_version[:12]}" if o.source_version else ""), highlight=False, soft_wrap=True)
         out.print(f"  {f.detail}", highlight=False, soft_wrap=True)
         if f.missing:
             out.print(f"  missing:    {f.missing}", highlight=False, soft_wrap=True)

@@ -25,6 +25,8 @@ DISCLAIMER = (
     "paraphrases them, and is only as correct as the graph. Read the licence itself and ask a lawyer."
 )
 MET, VIOLATED, CANNOT_TELL = "met", "violated", "cannot tell"
+#: What is missing for an obligation no check in the graph judges.
+UNJUDGED = "no check in the graph for this obligation: read the clause"
 #: Property of the description -> the variable the checks read it from (the contract in licence-checks.ttl).
 VARIABLES: dict[str, str] = {
     LLMKG + "distributed": "distributed",
@@ -38,10 +40,11 @@ VARIABLES: dict[str, str] = {
 LINEAGE = "|".join(f"<{p}>" for p in (LLMKG + "checkpointOf", *DERIVATIONS.values()))
 
 OBLIGATIONS = f"""
-SELECT DISTINCT ?licence ?licenceLabel ?effective ?obligation ?kind ?comment ?locator ?source ?title ?version
+SELECT DISTINCT ?licence ?licenceLabel ?effective ?holderLabel ?obligation ?kind ?comment ?locator ?source ?title ?version
 WHERE {{
   ?base ({LINEAGE})* ?ancestor . ?ancestor dcterms:license ?licence .
-  ?licence llmkg:acceptableUsePolicy?/llmkg:obligation ?obligation .
+  ?licence llmkg:acceptableUsePolicy? ?holder . ?holder llmkg:obligation ?obligation .
+  OPTIONAL {{ ?holder rdfs:label ?holderLabel }}
   OPTIONAL {{ ?licence rdfs:label ?licenceLabel }}
   OPTIONAL {{ ?licence llmkg:effectiveDate ?effective }}
   OPTIONAL {{ ?obligation llmkg:obligationKind ?kind }}
@@ -78,6 +81,7 @@ class Obligation:
     licence: str
     licence_label: str
     effective: str
+    stated_in: str  # the licence, or the acceptable-use policy it incorporates
     kinds: tuple[str, ...]
     comment: str
     clause: str
@@ -179,6 +183,7 @@ def _obligation(r: Row, kinds: tuple[str, ...]) -> Obligation:
         licence=text(r["licence"]),
         licence_label=text(r.get("licenceLabel")) or shorten(r["licence"]),
         effective=text(r.get("effective")),
+        stated_in=text(r.get("holderLabel")) or shorten(r["licence"]),
         kinds=tuple(shorten(ox.NamedNode(k)) for k in kinds),
         comment=comment,
         clause=clause(comment) or text(r.get("locator")),
@@ -220,8 +225,7 @@ def _finding(obligation: Obligation, row: Row, check_name: str) -> Finding:
 
 
 def _unjudged(obligation: Obligation) -> Finding:
-    missing = "a judgement by a person: the graph holds no check for this obligation; read the clause"
-    return Finding(obligation, CANNOT_TELL, obligation.comment, missing, "")
+    return Finding(obligation, CANNOT_TELL, obligation.comment, UNJUDGED, "")
 
 
 def bindings(derivative: Derivative) -> dict[str, ox.NamedNode | ox.Literal]:
