@@ -39,7 +39,8 @@ def store(dataset: Dataset) -> ox.Store:
 
 def rows(report: licence_check.Report) -> list[list[str]]:
     return [
-        [shorten(ox.NamedNode(f.obligation.iri)), f.status, f.obligation.clause, f.missing or "-"] for f in report.findings
+        [shorten(ox.NamedNode(f.obligation.iri)), f.status, f.obligation.clause, f.missing or "-"]
+        for f in report.findings
     ]
 
 
@@ -65,7 +66,11 @@ def test_the_fixtures_meet_and_violate_every_obligation_kind_the_checks_judge(st
             if f.check:
                 for kind in f.obligation.kinds:
                     seen.setdefault(kind, set()).add(f.status)
-    kinds = store.query("SELECT DISTINCT ?kind WHERE { ?o a llmkg:Obligation ; llmkg:obligationKind ?kind }", prefixes=PREFIXES, use_default_graph_as_union=True)
+    kinds = store.query(
+        "SELECT DISTINCT ?kind WHERE { ?o a llmkg:Obligation ; llmkg:obligationKind ?kind }",
+        prefixes=PREFIXES,
+        use_default_graph_as_union=True,
+    )
     assert isinstance(kinds, ox.QuerySolutions)
     for row in kinds:
         kind = shorten(row["kind"])
@@ -88,7 +93,12 @@ def test_yaml_and_turtle_twins_describe_the_same_derivative() -> None:
     for ttl in twins:
         a, b = derivative.read(ttl), derivative.read(ttl.with_suffix(".yaml"))
         assert (a.base, a.derivation, a.name, a.values, a.output_uses, a.offered_in) == (
-            b.base, b.derivation, b.name, b.values, b.output_uses, b.offered_in
+            b.base,
+            b.derivation,
+            b.name,
+            b.values,
+            b.output_uses,
+            b.offered_in,
         )
 
 
@@ -101,8 +111,8 @@ BAD = [
     ("yaml", "base: model:llama-3-8b\nderived_by: merge\n", r"^d\.yaml:2: derived_by 'merge'"),
     ("yaml", "base: model:llama-3-8b\noutput_use: [sell]\n", r"^d\.yaml:2: output_use 'sell'"),
     ("yaml", "base: [model:llama-3-8b\n", r"^d\.yaml:2: not YAML"),
-    ("ttl", "<> a llmkg:Derivative ;\n  rdfs:label \"X\" \n  llmkg:basedOn model:llama-3-8b .\n", r"^d\.ttl:3:"),
-    ("ttl", "<> rdfs:label \"X\" .\n", r"^d\.ttl: a description has exactly one llmkg:Derivative"),
+    ("ttl", '<> a llmkg:Derivative ;\n  rdfs:label "X" \n  llmkg:basedOn model:llama-3-8b .\n', r"^d\.ttl:3:"),
+    ("ttl", '<> rdfs:label "X" .\n', r"^d\.ttl: a description has exactly one llmkg:Derivative"),
 ]
 
 
@@ -124,10 +134,13 @@ NEW_LICENCE = """
 @prefix ex: <https://example.org/> .
 ex:g { ex:g prov:wasDerivedFrom ex:doc .
   ex:model dcterms:license ex:licence .
-  ex:licence a llmkg:Licence ; rdfs:label "Example Licence" ; llmkg:effectiveDate "2030-01-01"^^<http://www.w3.org/2001/XMLSchema#date> ;
+  ex:licence a llmkg:Licence ; rdfs:label "Example Licence" ;
+    llmkg:effectiveDate "2030-01-01"^^<http://www.w3.org/2001/XMLSchema#date> ;
     llmkg:derivativeNamePrefix "Ex" ; llmkg:monthlyActiveUserThreshold 10 ; llmkg:obligation ex:naming , ex:users .
-  ex:naming a llmkg:Obligation ; llmkg:obligationKind llmkg:NamingObligation ; rdfs:comment "Names begin with Ex (clause 9)." .
-  ex:users a llmkg:Obligation ; llmkg:obligationKind llmkg:UserThresholdObligation ; rdfs:comment "At most 10 users (clause 10)." .
+  ex:naming a llmkg:Obligation ; llmkg:obligationKind llmkg:NamingObligation ;
+    rdfs:comment "Names begin with Ex (clause 9)." .
+  ex:users a llmkg:Obligation ; llmkg:obligationKind llmkg:UserThresholdObligation ;
+    rdfs:comment "At most 10 users (clause 10)." .
 }
 ex:doc llmkg:version "v1" .
 """
@@ -136,7 +149,9 @@ ex:doc llmkg:version "v1" .
 def test_a_new_licence_in_the_data_is_checked_without_code(dataset: Dataset) -> None:
     """What the Llama 2 and 3.2 licences will do: their obligations arrive as data, and the same checks judge them."""
     extra = list(ox.parse(NEW_LICENCE.encode(), format=ox.RdfFormat.TRIG))
-    described = derivative.parse("name: Other\nbase: https://example.org/model\ndistributed: true\nmonthly_active_users: 11\n", "yaml")
+    described = derivative.parse(
+        "name: Other\nbase: https://example.org/model\ndistributed: true\nmonthly_active_users: 11\n", "yaml"
+    )
     report = licence_check.check(memory_store(Dataset(quads=[*dataset.quads, *extra])), described)
     assert [(f.check, f.status, f.obligation.clause, f.obligation.source_version) for f in report.findings] == [
         ("check:naming", "violated", "clause 9", "v1"),
@@ -155,7 +170,9 @@ def store_dir(dataset: Dataset, tmp_path_factory: pytest.TempPathFactory) -> Pat
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
     env_path = str(REPO / "server")
     command = [sys.executable, "-m", "llmkg.cli", "check-licence", *args]
-    return subprocess.run(command, capture_output=True, text=True, env={"PYTHONPATH": env_path, "PATH": "/usr/bin:/bin"}, check=False)
+    return subprocess.run(
+        command, capture_output=True, text=True, env={"PYTHONPATH": env_path, "PATH": "/usr/bin:/bin"}, check=False
+    )
 
 
 @pytest.mark.parametrize("path", DESCRIPTIONS, ids=lambda p: p.name)

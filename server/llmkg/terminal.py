@@ -45,7 +45,11 @@ def print_reasons(reasons: list[Reason], out: Console) -> None:
             out.print(f"  curated in {r.graph}", highlight=False, soft_wrap=True)
             continue
         out.print(f"  source:    {r.source} — {r.title}", highlight=False, soft_wrap=True)
-        out.print(f"  version:   {r.version or '-'}   date: {r.date or '-'}   evidence: {r.evidence}", highlight=False, soft_wrap=True)
+        out.print(
+            f"  version:   {r.version or '-'}   date: {r.date or '-'}   evidence: {r.evidence}",
+            highlight=False,
+            soft_wrap=True,
+        )
         out.print(f"  where:     {r.locator}", highlight=False, soft_wrap=True)
         out.print(f"  graph:     {r.graph}   retrieved: {r.retrieved}", highlight=False, soft_wrap=True)
 
@@ -58,16 +62,28 @@ def print_licence_report(report: LicenceReport, out: Console) -> None:
     d = report.derivative
     out.print(f"[bold]{report.disclaimer}[/bold]", highlight=False, soft_wrap=True)
     out.print(f"Licence versions the checks cover: {'; '.join(report.covered)}", highlight=False, soft_wrap=True)
-    out.print(f"Derivative: {d.name or '(no name given)'}, from {shorten(ox.NamedNode(d.base))}", highlight=False, soft_wrap=True)
+    out.print(
+        f"Derivative: {d.name or '(no name given)'}, from {shorten(ox.NamedNode(d.base))}",
+        highlight=False,
+        soft_wrap=True,
+    )
     out.print(f"Licences that apply: {'; '.join(report.licences)}", highlight=False, soft_wrap=True)
     for f in report.findings:
         o = f.obligation
         colour = STATUS_COLOURS[f.status]
-        out.print(f"[{colour}]{f.status.upper()}[/{colour}] {o.licence_label}, {o.clause}", highlight=False, soft_wrap=True)
+        out.print(
+            f"[{colour}]{f.status.upper()}[/{colour}] {o.licence_label}, {o.clause}", highlight=False, soft_wrap=True
+        )
         if o.stated_in != o.licence_label:
             out.print(f"  stated in:  {o.stated_in}, which the licence incorporates", highlight=False, soft_wrap=True)
-        out.print(f"  obligation: {shorten(ox.NamedNode(o.iri))} ({', '.join(o.kinds)})", highlight=False, soft_wrap=True)
-        out.print(f"  source:     {o.source} {o.source_title}" + (f" @ {o.source_version[:12]}" if o.source_version else ""), highlight=False, soft_wrap=True)
+        out.print(
+            f"  obligation: {shorten(ox.NamedNode(o.iri))} ({', '.join(o.kinds)})", highlight=False, soft_wrap=True
+        )
+        out.print(
+            f"  source:     {o.source} {o.source_title}" + (f" @ {o.source_version[:12]}" if o.source_version else ""),
+            highlight=False,
+            soft_wrap=True,
+        )
         out.print(f"  {f.detail}", highlight=False, soft_wrap=True)
         if f.missing:
             out.print(f"  missing:    {f.missing}", highlight=False, soft_wrap=True)

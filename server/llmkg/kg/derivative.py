@@ -14,7 +14,7 @@ from typing import Any
 import pyoxigraph as ox
 import yaml
 
-from llmkg.namespaces import LLMKG, PREFIXES, RDF_TYPE, RDFS, XSD, expand
+from llmkg.namespaces import LLMKG, PREFIXES, RDF_TYPE, RDFS, XSD, expand, text
 
 DERIVATIVE = LLMKG + "Derivative"
 #: How a derivative was made -> the lineage property that links it to its base.
@@ -185,7 +185,7 @@ def _list_item(key: str, value: str, line: str) -> ox.NamedNode | ox.Literal:
 
 def from_triples(triples: list[ox.Triple], where: str) -> Derivative:
     """The one ``llmkg:Derivative`` of ``triples``, its base and its facts."""
-    subjects = {t.subject for t in triples if t.predicate.value == RDF_TYPE and t.object.value == DERIVATIVE}
+    subjects = {t.subject for t in triples if t.predicate.value == RDF_TYPE and text(t.object) == DERIVATIVE}
     if len(subjects) != 1:
         raise DescriptionError(f"{where}: a description has exactly one llmkg:Derivative, found {len(subjects)}")
     (subject,) = subjects
@@ -197,13 +197,13 @@ def from_triples(triples: list[ox.Triple], where: str) -> Derivative:
             + ", ".join(p.removeprefix(LLMKG) for p in DERIVATIONS.values())
         )
     return Derivative(
-        iri=subject.value,
-        base=lineage[0].object.value,
+        iri=text(subject),
+        base=text(lineage[0].object),
         derivation=lineage[0].predicate.value,
         name=_one(own, NAME, where),
         values={p: lit for p, _ in FIELDS.values() if (lit := _one_literal(own, p, where)) is not None},
-        output_uses=tuple(sorted(t.object.value for t in own if t.predicate.value == LLMKG + "outputUse")),
-        offered_in=tuple(sorted(t.object.value for t in own if t.predicate.value == LLMKG + "offeredIn")),
+        output_uses=tuple(sorted(text(t.object) for t in own if t.predicate.value == LLMKG + "outputUse")),
+        offered_in=tuple(sorted(text(t.object) for t in own if t.predicate.value == LLMKG + "offeredIn")),
     )
 
 
@@ -211,13 +211,14 @@ def _one_literal(own: list[ox.Triple], prop: str, where: str) -> ox.Literal | No
     if prop in (LLMKG + "outputUse", LLMKG + "offeredIn"):
         return None
     found = [t.object for t in own if t.predicate.value == prop]
-    if len(found) > 1 or (found and not isinstance(found[0], ox.Literal)):
+    literals = [o for o in found if isinstance(o, ox.Literal)]
+    if len(found) > 1 or len(literals) != len(found):
         raise DescriptionError(f"{where}: {prop.removeprefix(LLMKG)} takes one literal value")
-    return found[0] if found else None  # type: ignore[return-value]
+    return literals[0] if literals else None
 
 
 def _one(own: list[ox.Triple], prop: str, where: str) -> str | None:
-    found = [t.object.value for t in own if t.predicate.value == prop]
+    found = [text(t.object) for t in own if t.predicate.value == prop]
     if len(found) > 1:
         raise DescriptionError(f"{where}: a derivative has one name (rdfs:label), found {len(found)}")
     return found[0] if found else None

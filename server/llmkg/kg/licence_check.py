@@ -11,12 +11,13 @@ in its query workers, like every other page.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 
 import pyoxigraph as ox
 
-from llmkg.kg.derivative import DERIVATIONS, LLMKG, Derivative
-from llmkg.namespaces import PREFIXES, shorten, text
+from llmkg.kg.derivative import DERIVATIONS, Derivative
+from llmkg.namespaces import LLMKG, PREFIXES, shorten, text
 from llmkg.sparql.store import Backend
 from llmkg.sparql.text import with_bindings
 
@@ -40,7 +41,8 @@ VARIABLES: dict[str, str] = {
 LINEAGE = "|".join(f"<{p}>" for p in (LLMKG + "checkpointOf", *DERIVATIONS.values()))
 
 OBLIGATIONS = f"""
-SELECT DISTINCT ?licence ?licenceLabel ?effective ?holderLabel ?obligation ?kind ?comment ?locator ?source ?title ?version
+SELECT DISTINCT ?licence ?licenceLabel ?effective ?holderLabel ?obligation ?kind ?comment ?locator
+  ?source ?title ?version
 WHERE {{
   ?base ({LINEAGE})* ?ancestor . ?ancestor dcterms:license ?licence .
   ?licence llmkg:acceptableUsePolicy? ?holder . ?holder llmkg:obligation ?obligation .
@@ -57,7 +59,9 @@ WHERE {{
     OPTIONAL {{ ?source llmkg:version ?version }}
   }}
 }}"""
-CHECKS = "SELECT DISTINCT ?check ?kind ?query WHERE { ?check a llmkg:LicenceCheck ; llmkg:checksKind ?kind ; llmkg:checkQuery ?query }"
+CHECKS = """
+SELECT DISTINCT ?check ?query WHERE { ?check a llmkg:LicenceCheck ; llmkg:checksKind ?kind ; llmkg:checkQuery ?query }
+ORDER BY ?check"""
 COVERED = """
 SELECT DISTINCT ?licence ?label ?effective WHERE {
   ?licence a llmkg:Licence ; llmkg:acceptableUsePolicy?/llmkg:obligation ?obligation .
@@ -204,7 +208,11 @@ def clause(comment: str) -> str:
 
 
 def _run_checks(
-    store: Backend, derivative: Derivative, licence: str, obligations: dict[str, Obligation], checks: list[tuple[str, str]]
+    store: Backend,
+    derivative: Derivative,
+    licence: str,
+    obligations: dict[str, Obligation],
+    checks: list[tuple[str, str]],
 ) -> list[Finding]:
     """Every check's answer for the obligations of one licence (a check answers only for obligations it can judge)."""
     bound = {**bindings(derivative), "licence": ox.NamedNode(licence)}
@@ -241,15 +249,17 @@ def bindings(derivative: Derivative) -> dict[str, ox.NamedNode | ox.Literal]:
     return bound
 
 
-def _vars(bound: dict[str, ox.NamedNode | ox.Literal]) -> dict[ox.Variable, ox.NamedNode | ox.Literal]:
+def _vars(bound: Mapping[str, ox.NamedNode | ox.Literal]) -> dict[ox.Variable, ox.NamedNode | ox.Literal]:
     return {ox.Variable(k): v for k, v in bound.items()}
 
 
-def _select(store: Backend, query: str, bound: dict[str, ox.NamedNode | ox.Literal] | None = None) -> list[Row]:
+def _select(store: Backend, query: str, bound: Mapping[str, ox.NamedNode | ox.Literal] | None = None) -> list[Row]:
     # Bound values are written into the query as BINDs (sparql.text.with_bindings), which every engine
     # understands; pyoxigraph's substitutions would need each variable in the SELECT projection.
     prologue = "".join(f"PREFIX {name}: <{iri}>\n" for name, iri in PREFIXES.items())
     result = store.query(prologue + with_bindings(query, _vars(bound or {})), use_default_graph_as_union=True)
     assert isinstance(result, ox.QuerySolutions), "licence checks are SELECT queries"
     names = [v.value for v in result.variables]
-    return [{n: t for n in names if isinstance(t := row[n], ox.NamedNode | ox.BlankNode | ox.Literal)} for row in result]
+    return [
+        {n: t for n in names if isinstance(t := row[n], ox.NamedNode | ox.BlankNode | ox.Literal)} for row in result
+    ]

@@ -17,7 +17,15 @@ from llmkg.kg import derivative, licence_check
 from llmkg.pages.data import Site
 
 #: Form fields, in the order of the YAML form (docs/derivatives.md); lists are the fields given more than once.
-TEXT_FIELDS = ("name", "base", "derived_by", "monthly_active_users", "attribution_shown", "notice_file", "licensee_region")
+TEXT_FIELDS = (
+    "name",
+    "base",
+    "derived_by",
+    "monthly_active_users",
+    "attribution_shown",
+    "notice_file",
+    "licensee_region",
+)
 CHOICE_FIELDS = ("distributed", "offered_as_service", "includes_licence_copy")
 LIST_FIELDS = ("output_use",)
 BASES = f"""
