@@ -90,7 +90,8 @@ def parse_turtle(content: str, where: str) -> list[ox.Triple]:
         found = ox.parse((header + content).encode(), format=ox.RdfFormat.TURTLE, base_iri=SUBJECT)
         return [ox.Triple(q.subject, q.predicate, q.object) for q in found]
     except SyntaxError as error:
-        raise DescriptionError(f"{where}:{error.lineno}:{error.offset}: {error.msg}") from None
+        column = (error.offset or 0) - (len(header) if error.lineno == 1 else 0)
+        raise DescriptionError(f"{where}:{error.lineno}:{column}: {error.msg}") from None
 
 
 def yaml_triples(content: str, where: str) -> list[ox.Triple]:
@@ -103,7 +104,12 @@ def yaml_triples(content: str, where: str) -> list[ox.Triple]:
         raise DescriptionError(f"{where}{line}: not YAML: {getattr(error, 'problem', error)}") from None
     if not isinstance(root, yaml.MappingNode):
         raise DescriptionError(f"{where}: a description is a mapping of fields ({', '.join(KEYS)})")
-    entries = {_key(k, where): (k, v) for k, v in root.value}
+    entries: dict[str, tuple[yaml.Node, yaml.Node]] = {}
+    for key, value in root.value:
+        name = _key(key, where)
+        if name in entries:  # YAML would keep the last silently; a description with two names is a mistake
+            raise DescriptionError(f"{where}:{key.start_mark.line + 1}: {name!r} is given twice")
+        entries[name] = (key, value)
     subject = ox.NamedNode(SUBJECT)
     triples = [ox.Triple(subject, ox.NamedNode(RDF_TYPE), ox.NamedNode(DERIVATIVE))]
     triples += _base_triples(subject, entries, where)
@@ -119,7 +125,9 @@ def _key(node: yaml.Node, where: str) -> str:
     return str(node.value)
 
 
-def _base_triples(subject: ox.NamedNode, entries: dict[str, Any], where: str) -> list[ox.Triple]:
+def _base_triples(
+    subject: ox.NamedNode, entries: dict[str, tuple[yaml.Node, yaml.Node]], where: str
+) -> list[ox.Triple]:
     if "base" not in entries:
         raise DescriptionError(f"{where}: the field 'base' (the model or checkpoint it was derived from) is required")
     key, node = entries["base"]
