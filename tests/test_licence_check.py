@@ -7,6 +7,7 @@ checks come from the graph, which the last tests show by adding a licence of the
 
 from __future__ import annotations
 
+import html
 import json
 import re
 import subprocess
@@ -85,6 +86,12 @@ def test_superchat_breaks_the_naming_rule_and_llama_superchat_meets_it(store: ox
         assert naming.obligation.clause == "last sentence of section 1.b.i"
         assert naming.obligation.source == "source:llama3.1-license-47401a8"
         assert naming.obligation.licence_label == "Llama 3.1 Community License Agreement"
+
+
+@pytest.mark.parametrize("path", [p for p in DESCRIPTIONS if p.suffix == ".yaml"], ids=lambda p: p.name)
+def test_a_yaml_description_as_turtle_reads_back_the_same(path: Path) -> None:
+    as_turtle = derivative.to_turtle(derivative.yaml_triples(path.read_text(encoding="utf-8"), path.name))
+    assert derivative.parse(as_turtle, "ttl") == derivative.read(path)
 
 
 def test_yaml_and_turtle_twins_describe_the_same_derivative() -> None:
@@ -226,6 +233,8 @@ def test_page_reports_the_naming_rule_with_its_clause(client: TestClient, name: 
     row = re.search(r'<tr class="status-([a-z-]+)">(?:(?!</tr>).)*last sentence of section 1\.b\.i', page.text, re.S)
     assert row is not None and row.group(1) == status
     assert "not legal advice" in page.text
+    shown = html.unescape(page.text)
+    assert f"name: {name}" in shown and f'rdfs:label "{name}"' in shown  # the description, to keep
 
 
 def test_page_fills_the_form_back_and_reports_a_bad_answer(client: TestClient) -> None:

@@ -231,7 +231,9 @@ def _one(own: list[ox.Triple], prop: str, where: str) -> str | None:
     return found[0] if found else None
 
 
-def to_turtle(derivative_triples: list[ox.Triple]) -> str:
-    """A description's RDF as Turtle (what the page shows for a description it was given as YAML)."""
-    data = ox.serialize(derivative_triples, format=ox.RdfFormat.TURTLE, prefixes=PREFIXES)
-    return bytes(data or b"").decode()
+def to_turtle(triples: list[ox.Triple]) -> str:
+    """A description's RDF as Turtle, as a person would write it: ``<>`` for the derivative, only the prefixes used."""
+    used = {text(term) for t in triples for term in (t.predicate, t.object) if isinstance(term, ox.NamedNode)}
+    prefixes = {name: iri for name, iri in PREFIXES.items() if any(u.startswith(iri) for u in used)}
+    data = bytes(ox.serialize(triples, format=ox.RdfFormat.TURTLE, prefixes=prefixes) or b"").decode()
+    return data.replace(f"<{SUBJECT}>", "<>")  # parsed again with SUBJECT as base, <> is the same derivative

@@ -49,9 +49,11 @@ def context(site: Site, params: Mapping[str, Sequence[str]]) -> dict[str, Any]:
     }
     if "base" not in fields:
         return view
+    description = yaml.safe_dump(fields, sort_keys=False, allow_unicode=True)
     try:
-        described = derivative.parse(yaml.safe_dump(fields, sort_keys=False), "yaml", "the form")
-        view["report"] = licence_check.check(site.store, described)
+        view["turtle"] = derivative.to_turtle(derivative.yaml_triples(description, "the form"))
+        view["yaml"] = description  # shown so a person can keep it as a file for `llmkg check-licence`
+        view["report"] = licence_check.check(site.store, derivative.parse(description, "yaml", "the form"))
     except (derivative.DescriptionError, licence_check.LicenceCheckError) as error:
         # the YAML is made here, so its line numbers mean nothing to the person who filled the form
         view["error"] = re.sub(r"^the form:\d+: ", "", str(error))
