@@ -40,7 +40,7 @@ def store(dataset: Dataset) -> ox.Store:
 
 def rows(report: licence_check.Report) -> list[list[str]]:
     return [
-        [shorten(ox.NamedNode(f.obligation.iri)), f.status, f.obligation.clause, f.missing or "-"]
+        [shorten(ox.NamedNode(f.obligation.iri)), f.check or "-", f.status, f.obligation.clause, f.missing or "-"]
         for f in report.findings
     ]
 
@@ -191,9 +191,10 @@ def test_cli_json_report_and_exit_status(store_dir: Path, path: Path) -> None:
     assert report["disclaimer"].startswith("This is an aid, not legal advice")
     assert "Llama 3.1 Community License Agreement (2024-07-23)" in report["covers"]
     expected = expected_of(path).read_text(encoding="utf-8").splitlines()[1:]
-    assert [[f["obligation"], f["status"], f["clause"], f["missing"] or "-"] for f in report["findings"]] == [
-        line.split("\t") for line in expected
+    found = [
+        [f["obligation"], f["check"] or "-", f["status"], f["clause"], f["missing"] or "-"] for f in report["findings"]
     ]
+    assert found == [line.split("\t") for line in expected]
 
 
 def test_cli_text_report_names_the_clause_and_says_it_is_no_legal_advice(store_dir: Path) -> None:
