@@ -23,6 +23,7 @@ from llmkg.kg import derivative, licence_check
 from llmkg.kg.build import Dataset, memory_store, write_store
 from llmkg.namespaces import LLMKG, PREFIXES, shorten
 from tests.conftest import FIXTURES, REPO
+from tests.engines import Engine
 from tests.web_support import served_app
 
 HERE = FIXTURES / "derivatives"
@@ -247,3 +248,20 @@ def test_page_fills_the_form_back_and_reports_a_bad_answer(client: TestClient) -
 
 def test_output_use_words_are_the_ontology_concepts() -> None:
     assert all(iri.startswith(LLMKG) for iri in derivative.OUTPUT_USES.values())
+
+
+@pytest.mark.xdist_group("oxigraph")
+def test_the_checks_give_the_same_reports_over_oxigraph_serve(oxigraph_engine: Engine) -> None:
+    """The checks are plain SPARQL 1.1: a remote engine (``llmkg serve --backend sparql``) answers them alike."""
+    with oxigraph_engine.store() as remote:
+        for path in DESCRIPTIONS:
+            expected = expected_of(path).read_text(encoding="utf-8").splitlines()[1:]
+            assert rows(licence_check.check(remote, derivative.read(path))) == [x.split("\t") for x in expected], path
+
+
+@pytest.mark.xdist_group("virtuoso")
+def test_the_checks_give_the_same_reports_over_virtuoso(virtuoso_engine: Engine) -> None:
+    with virtuoso_engine.store() as remote:
+        for path in DESCRIPTIONS:
+            expected = expected_of(path).read_text(encoding="utf-8").splitlines()[1:]
+            assert rows(licence_check.check(remote, derivative.read(path))) == [x.split("\t") for x in expected], path
