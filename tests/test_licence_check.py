@@ -116,6 +116,7 @@ BAD = [
     ("yaml", "base: model:llama-3-8b\nmonthly_active_users: many\n", r"^d\.yaml:2: monthly_active_users is a whole"),
     ("yaml", "base: nowhere:x\n", r"^d\.yaml:1: 'nowhere:x' is neither an IRI"),
     ("yaml", "name: X\n", r"^d\.yaml: the field 'base'"),
+    ("yaml", "base: http://a b\n", r"^d\.yaml:1: "),
     ("yaml", "base: model:llama-3-8b\nderived_by: merge\n", r"^d\.yaml:2: derived_by 'merge'"),
     ("yaml", "base: model:llama-3-8b\noutput_use: [sell]\n", r"^d\.yaml:2: output_use 'sell'"),
     ("yaml", "base: [model:llama-3-8b\n", r"^d\.yaml:2: not YAML"),

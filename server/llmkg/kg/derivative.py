@@ -164,7 +164,7 @@ def _scalar(node: yaml.Node, line: str) -> str:
 
 def _iri(name: str, line: str) -> str:
     try:
-        return expand(name)
+        return ox.NamedNode(expand(name)).value  # NamedNode refuses what is not an IRI ("http://a b")
     except ValueError as error:
         raise DescriptionError(f"{line}: {error}") from None
 
