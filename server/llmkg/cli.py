@@ -232,6 +232,34 @@ def why(
     print_reasons(reasons, out)
 
 
+@app.command("check-licence")
+@isolated
+def check_licence(
+    file: Annotated[Path, typer.Argument(help="The derivative's description: .ttl or .yaml (docs/derivatives.md).")],
+    fmt: Annotated[str, typer.Option("--format", "-f", help="text or json.")] = "text",
+    store: Annotated[Path | None, typer.Option("--store", help="Read this store instead of building.")] = None,
+    root: RootOption = None,
+) -> None:
+    """Check a derivative (fine-tune, quantisation, ...) against its base model's licence; exit 1 on a violation."""
+    from llmkg.kg import derivative, licence_check
+    from llmkg.terminal import print_licence_report
+
+    if fmt not in ("text", "json"):
+        err.print(f"[red]error:[/red] unknown format {fmt!r}; use text or json")
+        raise typer.Exit(2)
+    try:
+        report = licence_check.check(_store(store, root), derivative.read(file))
+    except (derivative.DescriptionError, licence_check.LicenceCheckError) as error:
+        err.print(f"[red]error:[/red] {error}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+    if fmt == "json":
+        sys.stdout.write(json.dumps(report.as_dict(), indent=2, ensure_ascii=False) + "\n")
+    else:
+        print_licence_report(report, out)
+    if report.violated:
+        raise typer.Exit(1)
+
+
 def _store(store_dir: Path | None, root: Path | None) -> ox.Store:
     if store_dir is not None:
         return ox.Store.read_only(str(store_dir))

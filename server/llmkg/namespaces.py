@@ -35,6 +35,7 @@ ID_TYPES = (
     "licence",
     "policy",
     "obligation",
+    "check",
     "offer",
     "statement",
     "organization",

@@ -14,7 +14,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from llmkg.kg import catalog
-from llmkg.pages import boards, compare, editor, kit, resolve
+from llmkg.pages import boards, compare, editor, kit, licence, resolve
 from llmkg.pages.data import PageSettings, Runner, Site
 from llmkg.pages.kit import base, not_found, page, prefers_json, site_of
 
@@ -113,3 +113,12 @@ async def audit(request: Request) -> Response:
     if prefers_json(request) or request.query_params.get("format") == "json":
         return JSONResponse(report.as_dict(), headers={"Vary": "Accept"})
     return page(request, "audit.html", {"report": report}, headers={"Vary": "Accept"})
+
+
+@router.get("/licence-check", response_class=HTMLResponse)
+async def licence_check(request: Request) -> Response:
+    """A form describing a derivative (fine-tune, quantisation, ...) and the check of its base model's licence."""
+    params = {key: request.query_params.getlist(key) for key in request.query_params}
+    view = await run_in_threadpool(licence.context, site_of(request), params)
+    status = 400 if view["error"] else 200
+    return page(request, "licence.html", view, status=status)
