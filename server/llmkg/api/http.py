@@ -97,17 +97,17 @@ def _request_id(scope: Scope) -> str:
     return uuid.uuid4().hex
 
 
-#: What an IRI path may hold (RFC 3987: ipchar, "/" and "%"); any other character, U+FFFD for bytes that
-#: were not UTF-8 among them, is in no path of this server.
 #: No slug, file name or IRI segment this server serves is longer (a file name's limit, NAME_MAX).
 _MAX_SEGMENT = 255
+#: What an IRI path may hold (RFC 3987: ipchar, "/", and "%" before two hex digits); any other character,
+#: U+FFFD for bytes that were not UTF-8 among them, is in no path of this server.
 _UCSCHAR = (
     "\u00a0-\ud7ff\uf900-\ufdcf\ufdf0-\uffef\U00010000-\U0001fffd\U00020000-\U0002fffd\U00030000-\U0003fffd"
     "\U00040000-\U0004fffd\U00050000-\U0005fffd\U00060000-\U0006fffd\U00070000-\U0007fffd\U00080000-\U0008fffd"
     "\U00090000-\U0009fffd\U000a0000-\U000afffd\U000b0000-\U000bfffd\U000c0000-\U000cfffd\U000d0000-\U000dfffd"
     "\U000e1000-\U000efffd"
 )
-_NOT_IN_A_PATH = re.compile(rf"[^A-Za-z0-9\-._~!$&'()*+,;=:@/%{_UCSCHAR}]|\ufffd")
+_NOT_IN_A_PATH = re.compile(rf"[^A-Za-z0-9\-._~!$&'()*+,;=:@/%{_UCSCHAR}]|\ufffd|%(?![0-9A-Fa-f]{{2}})")
 
 
 def _bad_path(path: str) -> str | None:
