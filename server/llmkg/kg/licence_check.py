@@ -45,6 +45,9 @@ SELECT DISTINCT ?licence ?licenceLabel ?effective ?holderLabel ?obligation ?kind
   ?source ?title ?version
 WHERE {{
   ?base ({LINEAGE})* ?ancestor . ?ancestor dcterms:license ?licence .
+  FILTER NOT EXISTS {{  # the nearest licensed ancestor rules: Llama 3.2 3B is under 3.2's, not its teacher's
+    ?base ({LINEAGE})* ?closer . ?closer ({LINEAGE})+ ?ancestor . ?closer dcterms:license ?nearer .
+  }}
   ?licence llmkg:acceptableUsePolicy? ?holder . ?holder llmkg:obligation ?obligation .
   OPTIONAL {{ ?holder rdfs:label ?holderLabel }}
   OPTIONAL {{ ?licence rdfs:label ?licenceLabel }}
