@@ -40,28 +40,25 @@ VARIABLES: dict[str, str] = {
 }
 LINEAGE = "|".join(f"<{p}>" for p in (LLMKG + "checkpointOf", *DERIVATIONS.values()))
 
-OBLIGATIONS = f"""
+OBLIGATIONS = """
 SELECT DISTINCT ?licence ?licenceLabel ?effective ?holderLabel ?obligation ?kind ?comment ?locator
   ?source ?title ?version
-WHERE {{
-  ?base ({LINEAGE})* ?ancestor . ?ancestor dcterms:license ?licence .
-  FILTER NOT EXISTS {{  # the nearest licensed ancestor rules: Llama 3.2 3B is under 3.2's, not its teacher's
-    ?base ({LINEAGE})* ?closer . ?closer ({LINEAGE})+ ?ancestor . ?closer dcterms:license ?nearer .
-  }}
+WHERE {
+  VALUES ?ancestor { __ANCESTORS__ } ?ancestor dcterms:license ?licence .
   ?licence llmkg:acceptableUsePolicy? ?holder . ?holder llmkg:obligation ?obligation .
-  OPTIONAL {{ ?holder rdfs:label ?holderLabel }}
-  OPTIONAL {{ ?licence rdfs:label ?licenceLabel }}
-  OPTIONAL {{ ?licence llmkg:effectiveDate ?effective }}
-  OPTIONAL {{ ?obligation llmkg:obligationKind ?kind }}
-  OPTIONAL {{ ?obligation rdfs:comment ?comment }}
-  OPTIONAL {{
-    GRAPH ?g {{ ?obligation a llmkg:Obligation }}
+  OPTIONAL { ?holder rdfs:label ?holderLabel }
+  OPTIONAL { ?licence rdfs:label ?licenceLabel }
+  OPTIONAL { ?licence llmkg:effectiveDate ?effective }
+  OPTIONAL { ?obligation llmkg:obligationKind ?kind }
+  OPTIONAL { ?obligation rdfs:comment ?comment }
+  OPTIONAL {
+    GRAPH ?g { ?obligation a llmkg:Obligation }
     ?g prov:wasDerivedFrom ?source .
-    OPTIONAL {{ ?g llmkg:locator ?locator }}
-    OPTIONAL {{ ?source dcterms:title ?title }}
-    OPTIONAL {{ ?source llmkg:version ?version }}
-  }}
-}}"""
+    OPTIONAL { ?g llmkg:locator ?locator }
+    OPTIONAL { ?source dcterms:title ?title }
+    OPTIONAL { ?source llmkg:version ?version }
+  }
+}"""
 CHECKS = """
 SELECT DISTINCT ?check ?query WHERE { ?check a llmkg:LicenceCheck ; llmkg:checksKind ?kind ; llmkg:checkQuery ?query }
 ORDER BY ?check"""
@@ -72,6 +69,11 @@ SELECT DISTINCT ?licence ?label ?effective WHERE {
   OPTIONAL { ?licence rdfs:label ?label } OPTIONAL { ?licence llmkg:effectiveDate ?effective }
 }"""
 KNOWN = "ASK { { ?base ?p ?o } UNION { ?s ?p ?base } }"
+#: One step along the lineage, and which of some nodes carry a licence (the walk is done here, a step at a
+#: time, because engines disagree on negated property paths: Virtuoso ignored FILTER NOT EXISTS over them).
+LINEAGE_STEP = f"SELECT DISTINCT ?next WHERE {{ VALUES ?node {{ __NODES__ }} ?node {LINEAGE} ?next }}"
+LICENSED = "SELECT DISTINCT ?node WHERE { VALUES ?node { __NODES__ } ?node dcterms:license ?licence }"
+MAX_LINEAGE_STEPS = 16
 
 Row = dict[str, ox.NamedNode | ox.BlankNode | ox.Literal]
 
@@ -167,9 +169,26 @@ def covered(store: Backend) -> list[str]:
     return sorted(f"{text(r.get('label')) or shorten(r['licence'])} ({text(r.get('effective'))})" for r in rows)
 
 
+def _nearest_licensed(store: Backend, base: str) -> list[str]:
+    """The licensed nodes nearest to ``base`` along its lineage: Llama 3.2 3B is under 3.2's licence, not
+    also under that of the 3.1 model it was distilled from."""
+    frontier, seen = {base}, {base}
+    for _ in range(MAX_LINEAGE_STEPS):
+        nodes = " ".join(str(ox.NamedNode(n)) for n in sorted(frontier))
+        licensed = sorted(text(r["node"]) for r in _select(store, LICENSED.replace("__NODES__", nodes)))
+        if licensed:
+            return licensed
+        frontier = {text(r["next"]) for r in _select(store, LINEAGE_STEP.replace("__NODES__", nodes))} - seen
+        if not frontier:
+            return []
+        seen |= frontier
+    return []
+
+
 def _obligations(store: Backend, base: str) -> dict[str, Obligation]:
     bound = {"base": ox.NamedNode(base)}
-    rows = _select(store, OBLIGATIONS, bound)
+    ancestors = " ".join(str(ox.NamedNode(n)) for n in _nearest_licensed(store, base))
+    rows = _select(store, OBLIGATIONS.replace("__ANCESTORS__", ancestors), bound) if ancestors else []
     if not rows:
         known = store.query(with_bindings(KNOWN, _vars(bound)), use_default_graph_as_union=True)
         what = "no licence with obligations for" if bool(known) else "nothing about"
