@@ -220,12 +220,15 @@ def _obligation(r: Row, kinds: tuple[str, ...]) -> Obligation:
 
 
 def clause(comment: str) -> str:
-    """The clause an obligation's paraphrase cites in its closing parentheses, as the licence data writes it.
+    """The clause an obligation's paraphrase cites, as the licence data writes it: the first parenthesis naming
+    a section or an item (a paraphrase may name an exception's clause after the rule's), else the closing one.
 
     >>> clause('Must show "Built with Llama" (section 1.b.i.B).')
     'section 1.b.i.B'
+    >>> clause("Over 700 million users need a licence (section 2); some are exempt (section 1.b.ii).")
+    'section 2'
     """
-    found = re.search(r"\(([^()]*)\)\.?\s*$", comment)
+    found = re.search(r"\(((?:sections?|items?) [^()]*)\)", comment) or re.search(r"\(([^()]*)\)\.?\s*$", comment)
     return found.group(1) if found else ""
 
 
