@@ -141,24 +141,23 @@ async def graph_store_write() -> Response:
 @get_and_head("/.well-known/void")
 async def void(request: Request, endpoint: EndpointDep, format: FormatParam = None) -> Response:
     """VoID description of the dataset: triples per graph, licence, sources, vocabularies, examples."""
-    base = str(request.base_url)
-    etag = endpoint.etag("void", base, request.headers.get("accept"), format)
-    if not_modified(request, etag):
-        return Response(status_code=304, headers={"ETag": etag})
-    accept = request.headers.get("accept")
-    fmt, body = await run_in_threadpool(lambda: endpoint.void(base_url=base, accept=accept, format_param=format))
-    return _rdf(fmt, body, etag)
+    return await _description(request, endpoint, "void", format)
 
 
 @get_and_head("/.well-known/dcat")
 async def dcat(request: Request, endpoint: EndpointDep, format: FormatParam = None) -> Response:
     """DCAT 3 / schema.org description of the dataset: licence, version, dumps, SPARQL service, sources."""
-    base = str(request.base_url)
-    etag = endpoint.etag("dcat", base, request.headers.get("accept"), format)
+    return await _description(request, endpoint, "dcat", format)
+
+
+async def _description(request: Request, endpoint: Endpoint, kind: str, format_param: str | None) -> Response:
+    """The dataset's VoID or DCAT description in the negotiated RDF format, with its ETag and 304."""
+    base, accept = str(request.base_url), request.headers.get("accept")
+    etag = endpoint.etag(kind, base, accept, format_param)
     if not_modified(request, etag):
         return Response(status_code=304, headers={"ETag": etag})
-    accept = request.headers.get("accept")
-    fmt, body = await run_in_threadpool(lambda: endpoint.dcat(base_url=base, accept=accept, format_param=format))
+    describe = endpoint.void if kind == "void" else endpoint.dcat
+    fmt, body = await run_in_threadpool(lambda: describe(base_url=base, accept=accept, format_param=format_param))
     return _rdf(fmt, body, etag)
 
 

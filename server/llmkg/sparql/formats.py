@@ -1,14 +1,8 @@
 """The formats the server answers in, and the one content negotiation every route uses.
 
 SELECT and ASK results (:data:`RESULT_FORMATS`), graphs (:data:`GRAPH_FORMATS`), each with its
-short name for ``?format=``, its media type, its aliases and the pyoxigraph format that writes it.
-
->>> negotiate("text/csv;q=0.5, application/sparql-results+xml", None, RESULT_FORMATS).key
-'xml'
->>> negotiate("text/*", "json", GRAPH_FORMATS).key
-'jsonld'
->>> negotiate("image/png", None, RESULT_FORMATS) is None
-True
+short name for ``?format=``, its media type, its aliases and the pyoxigraph format that writes it;
+:func:`negotiate` picks a format, :func:`best` a media type among any offers, by one policy.
 """
 
 from __future__ import annotations
