@@ -63,11 +63,7 @@ def print_licence_report(report: LicenceReport, out: Console) -> None:
     d = report.derivative
     _say(out, f"[bold]{report.disclaimer}[/bold]")
     _say(out, f"Licence versions the checks cover: {'; '.join(report.covered)}")
-    out.print(
-        f"Derivative: {d.name or '(no name given)'}, from {shorten(ox.NamedNode(d.base))}",
-        highlight=False,
-        soft_wrap=True,
-    )
+    _say(out, f"Derivative: {d.name or '(no name given)'}, from {shorten(ox.NamedNode(d.base))}")
     _say(out, f"Licences that apply: {'; '.join(report.licences)}")
     for f in report.findings:
         o = f.obligation
@@ -75,9 +71,7 @@ def print_licence_report(report: LicenceReport, out: Console) -> None:
         _say(out, f"[{colour}]{f.status.upper()}[/{colour}] {o.licence_label}, {o.clause}")
         if o.stated_in != o.licence_label:
             _say(out, f"  stated in:  {o.stated_in}, which the licence incorporates")
-        out.print(
-            f"  obligation: {shorten(ox.NamedNode(o.iri))} ({', '.join(o.kinds)})", highlight=False, soft_wrap=True
-        )
+        _say(out, f"  obligation: {shorten(ox.NamedNode(o.iri))} ({', '.join(o.kinds)})")
         _say(
             out,
             f"  source:     {o.source} {o.source_title}" + (f" @ {o.source_version[:12]}" if o.source_version else ""),
