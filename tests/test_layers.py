@@ -24,6 +24,7 @@ RANK = {
     "api": 4,
     "pages": 4,
     "app": 5,
+    "serving": 5,
     "terminal": 5,
     "cli": 6,
 }

@@ -367,7 +367,7 @@ def serve(
     """Serve the graph as a read-only SPARQL 1.1 endpoint at http://HOST:PORT/sparql."""
     import logging
 
-    import uvicorn
+    from llmkg import serving
 
     source: Path | Backend | None = store
     if backend != "embedded":
@@ -380,7 +380,7 @@ def serve(
     application = _served_app(source, memory=memory, root=root, timeout=timeout, workers=workers)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     err.print(f"llmkg {__version__}: SPARQL endpoint at http://{host}:{port}/sparql", highlight=False)
-    uvicorn.run(application, host=host, port=port, access_log=False, server_header=False, log_level="warning")
+    serving.run(application, host=host, port=port, limits=application.state.endpoint.settings)
 
 
 def _served_app(

@@ -40,6 +40,16 @@ class ServerSettings:
     max_query_operators: int = 250
     max_result_bytes: int = 100_000_000
     worker_memory_mb: int = 2048
+    max_result_rows: int = 100_000
+    #: Admission: queries one client may have running or waiting; waiting requests; how long one may wait.
+    per_client_queries: int = 4
+    queue_length: int = 64
+    queue_timeout_s: float = 5.0
+    #: Connections: how many may be open, and how long a request's head and body may take to arrive.
+    max_connections: int = 1000
+    head_timeout_s: float = 10.0
+    body_timeout_s: float = 30.0
+    keep_alive_s: int = 5
 
     @classmethod
     def from_env(cls) -> ServerSettings:
@@ -58,4 +68,12 @@ class ServerSettings:
             max_query_operators=int(env.get("LLMKG_MAX_QUERY_OPERATORS", cls.max_query_operators)),
             max_result_bytes=int(env.get("LLMKG_MAX_RESULT_BYTES", cls.max_result_bytes)),
             worker_memory_mb=int(env.get("LLMKG_WORKER_MEMORY_MB", cls.worker_memory_mb)),
+            max_result_rows=int(env.get("LLMKG_MAX_RESULT_ROWS", cls.max_result_rows)),
+            per_client_queries=int(env.get("LLMKG_PER_CLIENT_QUERIES", cls.per_client_queries)),
+            queue_length=int(env.get("LLMKG_QUEUE_LENGTH", cls.queue_length)),
+            queue_timeout_s=float(env.get("LLMKG_QUEUE_TIMEOUT", cls.queue_timeout_s)),
+            max_connections=int(env.get("LLMKG_MAX_CONNECTIONS", cls.max_connections)),
+            head_timeout_s=float(env.get("LLMKG_HEAD_TIMEOUT", cls.head_timeout_s)),
+            body_timeout_s=float(env.get("LLMKG_BODY_TIMEOUT", cls.body_timeout_s)),
+            keep_alive_s=int(env.get("LLMKG_KEEP_ALIVE", cls.keep_alive_s)),
         )

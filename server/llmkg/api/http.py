@@ -25,7 +25,7 @@ from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from llmkg.engine.endpoint import Endpoint, StreamedAnswer, job_key
-from llmkg.sparql.query import REQUEST_ID, Job, QueryError
+from llmkg.sparql.query import CLIENT, REQUEST_ID, Job, QueryError
 
 access_log = logging.getLogger("llmkg.access")
 log = logging.getLogger("llmkg.web")
@@ -60,6 +60,7 @@ class RequestContext:
         state = scope.setdefault("state", {})
         state["request_id"] = rid
         REQUEST_ID.set(rid)  # read by the query jobs this request makes, for the workers' log lines
+        CLIENT.set((scope.get("client") or ("unknown", 0))[0])  # the per-client limit's key
         seen: dict[str, Any] = {"status": 0, "bytes": 0, "started": time.perf_counter()}
 
         async def send_with_headers(message: Message) -> None:
@@ -175,8 +176,10 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def query_error(request: Request, error: Exception) -> JSONResponse:
         assert isinstance(error, QueryError)
-        headers = {"Retry-After": "1"} if error.title == "Server busy" else None
-        return problem(request, error.status, error.title, error.detail, headers=headers, **error.extra)
+        extra = dict(error.extra)
+        retry = extra.pop("retry_after", None)
+        headers = {"Retry-After": str(retry)} if retry is not None else None
+        return problem(request, error.status, error.title, error.detail, headers=headers, **extra)
 
     async def http_error(request: Request, error: Exception) -> JSONResponse:
         assert isinstance(error, HTTPException)
@@ -279,8 +282,11 @@ async def respond(request: Request, endpoint: Endpoint, job: Job, *, conditional
     answer = await endpoint.query(job)
     request.state.query_ms, request.state.cached = round(answer.query_ms, 2), answer.cached
     headers["Server-Timing"] = f"query;dur={answer.query_ms:.1f}"
-    if isinstance(answer, StreamedAnswer):
+    if isinstance(answer, StreamedAnswer) and request.scope.get("http_version") != "1.0":
         return StreamingResponse(answer.stream, media_type=answer.content_type, headers=headers)
+    if isinstance(answer, StreamedAnswer):  # HTTP/1.0 has no chunks: a cut body would look complete
+        body = b"".join([chunk async for chunk in answer.stream])
+        return Response(body, media_type=answer.content_type, headers=headers)
     return Response(answer.body, media_type=answer.content_type, headers=headers)
 
 

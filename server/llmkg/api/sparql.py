@@ -180,9 +180,9 @@ async def dump(request: Request, endpoint: EndpointDep, name: str) -> Response:
 
 @router.get("/health")
 async def health(endpoint: EndpointDep) -> JSONResponse:
-    """``ok`` while every query worker is alive; ``degraded`` (503) otherwise."""
+    """``ok``; ``busy`` while every query place is taken (still 200); ``degraded`` (503) while workers are missing."""
     status = endpoint.health()
-    return JSONResponse(status, status_code=200 if status["status"] == "ok" else 503)
+    return JSONResponse(status, status_code=503 if status["status"] == "degraded" else 200)
 
 
 @router.get("/version")

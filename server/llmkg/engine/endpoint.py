@@ -26,6 +26,7 @@ import pyoxigraph as ox
 
 from llmkg import __version__
 from llmkg.config import ServerSettings
+from llmkg.engine.admission import AdmissionLimits
 from llmkg.engine.remote_pool import pool_for
 from llmkg.engine.worker import Limits
 from llmkg.kg import describe
@@ -111,10 +112,16 @@ class Endpoint:
         limits = Limits(
             timeout_s=settings.query_timeout_s,
             max_result_bytes=settings.max_result_bytes,
+            max_result_rows=settings.max_result_rows,
             memory_bytes=settings.worker_memory_mb << 20,
             network=bool(settings.service_allowlist),
         )
-        self.pool = pool_for(source, size=settings.workers, limits=limits, allowlist=settings.service_allowlist)
+        admission = AdmissionLimits(
+            per_client=settings.per_client_queries, queue=settings.queue_length, wait_s=settings.queue_timeout_s
+        )
+        self.pool = pool_for(
+            source, size=settings.workers, limits=limits, allowlist=settings.service_allowlist, admission=admission
+        )
         self.cache = ResultCache(settings.cache_entries, max_bytes=settings.cache_mb << 20)
         self._running: dict[str, asyncio.Future[Answer | None]] = {}  # answers being computed, by job key
         self._lock = threading.Lock()
@@ -318,9 +325,10 @@ class Endpoint:
         return {"package": __version__, "ontology": describe.ontology_version(self.store), "data": self.version}
 
     def health(self) -> dict[str, object]:
-        stats = self.pool.stats()
-        ok = stats["live"] >= stats["size"]
-        return {"status": "ok" if ok else "degraded", "workers": stats}
+        """``degraded`` while workers are missing; ``busy`` while every place is taken (see admission.py)."""
+        stats, queue = self.pool.stats(), self.pool.admission.stats()
+        status = "degraded" if stats["live"] < stats["size"] else "busy" if queue["free"] == 0 else "ok"
+        return {"status": status, "workers": stats, "queue": queue}
 
 
 class PooledStore:

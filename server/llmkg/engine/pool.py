@@ -12,6 +12,7 @@ space, dies with the zygote, and, when no SERVICE endpoint is allowed, leaves th
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import json
 import logging
@@ -26,12 +27,15 @@ from dataclasses import dataclass
 import anyio
 
 from llmkg.engine import egress, sandbox
+from llmkg.engine.admission import Admission, AdmissionLimits, Ticket
 from llmkg.engine.worker import Limits, Source, WorkerGone, encode_frame, read_frame, zygote_main
 from llmkg.sparql.query import Job, QueryError
 
 log = logging.getLogger("llmkg.workers")
 #: How long past its deadline a checked-out worker may stay before the watchdog kills it.
 GRACE_S = 2.0
+#: How long the worker factory may take to fork a worker before it is replaced.
+SPAWN_TIMEOUT_S = 10.0
 
 
 @dataclass
@@ -63,6 +67,7 @@ class Zygote:
         self.ctl, child = socket.socketpair()
         self.pid = sandbox.fork(zygote_main, child, source, limits, keep=child)
         child.close()
+        self.ctl.settimeout(SPAWN_TIMEOUT_S)  # a factory that hangs is treated as dead, not waited on forever
 
     def spawn(self) -> Worker:
         with self._lock:
@@ -90,10 +95,21 @@ class Zygote:
             raise egress.SandboxError(f"a query worker could not be confined ({reason}); refusing to run queries")
         self.supervisor.watch(fds[0], worker.pid)
 
+    def alive(self) -> bool:
+        try:
+            pid, _ = os.waitpid(self.pid, os.WNOHANG)
+        except ChildProcessError:
+            return False
+        if pid:
+            self.pid = 0  # reaped: never signal a number the kernel may give to another process
+        return pid == 0
+
     def close(self) -> None:
         self.ctl.close()
-        sandbox.kill(self.pid, None)
-        os.waitpid(self.pid, 0)
+        if self.pid:
+            sandbox.kill(self.pid, None)
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(self.pid, 0)
 
 
 class WorkerPool:
@@ -105,19 +121,29 @@ class WorkerPool:
     kill workers held past their deadline.
     """
 
-    def __init__(self, source: Source, *, size: int, limits: Limits, allowlist: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self,
+        source: Source,
+        *,
+        size: int,
+        limits: Limits,
+        allowlist: tuple[str, ...] = (),
+        admission: AdmissionLimits | None = None,
+    ) -> None:
         # a worker needs the network only to reach an allowed SERVICE endpoint
         self.source, self.size, self.limits = source, max(1, size), dataclasses.replace(limits, network=bool(allowlist))
         self.allowlist = allowlist
         self.supervisor: egress.Supervisor | None = None
         self.max_size = 2 * self.size
+        self.admission = Admission(self.max_size, admission or AdmissionLimits())
         self._idle: queue.LifoQueue[Worker] = queue.LifoQueue()  # the most recently used worker has warm caches
-        self._busy: dict[int, tuple[Worker, float]] = {}
+        self._busy: dict[int, tuple[Worker, float, Ticket]] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._zygote: Zygote | None = None
         self._live = 0
         self.restarts = 0
+        self.zygote_restarts = 0
 
     def start(self) -> None:
         self.supervisor = egress.Supervisor(egress.Policy(self.allowlist))
@@ -130,7 +156,7 @@ class WorkerPool:
     def close(self) -> None:
         self._stop.set()
         with self._lock:
-            workers = [w for w, _ in self._busy.values()] + _drain(self._idle)
+            workers = [w for w, _, _ in self._busy.values()] + _drain(self._idle)
             self._busy.clear()
         for worker in workers:
             worker.kill()
@@ -151,16 +177,22 @@ class WorkerPool:
                 "idle": self._idle.qsize(),
                 "busy": len(self._busy),
                 "restarts": self.restarts,
+                "factory_restarts": self.zygote_restarts,
             }
 
     async def submit(self, job: Job) -> Reply:
         """Send ``job`` to a free worker; return once it has answered with a media type.
 
-        Raises QueryError: the job's own error (400, 406, …), 503 when no worker is free before
-        the deadline or the query runs past it, or when its worker dies.
+        Raises QueryError: the job's own error (400, 406, …); 429 or 503 from admission control;
+        503 when no worker can be started, the query runs past its timeout, or its worker dies.
         """
-        deadline = time.monotonic() + self.limits.timeout_s
-        worker = await self._send_to_free_worker(encode_frame(b"Q", json.dumps(job.to_dict()).encode()), deadline)
+        ticket = await self.admission.enter(job.client)
+        deadline = time.monotonic() + self.limits.timeout_s  # the timeout counts from the start, not the wait
+        try:
+            worker = await self._send(encode_frame(b"Q", json.dumps(job.to_dict()).encode()), deadline, ticket)
+        except BaseException:
+            ticket.release()
+            raise
         reply = Reply(self, worker, deadline)
         kind, payload = await reply.next_frame()
         if kind == b"X":
@@ -176,14 +208,13 @@ class WorkerPool:
             return error
         return QueryError(403, "SERVICE not allowed", egress.describe(refused, self.allowlist))
 
-    async def _send_to_free_worker(self, frame: bytes, deadline: float) -> Worker:
+    async def _send(self, frame: bytes, deadline: float, ticket: Ticket) -> Worker:
+        """Check a worker out for ``ticket`` (admission keeps one idle or forkable) and send it ``frame``."""
         loop = asyncio.get_running_loop()
         for _ in range(self.max_size + 1):
-            worker = self._take_now()
-            if worker is None:
-                worker = await anyio.to_thread.run_sync(self._wait_for_idle, deadline)
+            worker = await anyio.to_thread.run_sync(self._checkout)
             with self._lock:
-                self._busy[worker.pid] = (worker, deadline)
+                self._busy[worker.pid] = (worker, deadline, ticket)
             if self.supervisor is not None:
                 self.supervisor.refused(worker.pid)  # a refusal belongs to the job that caused it
             try:
@@ -191,35 +222,49 @@ class WorkerPool:
                 await loop.sock_sendall(worker.sock, frame)
                 return worker
             except OSError:  # it died while idle: replace it and try another
-                self.checkin(worker, healthy=False)
+                self._forget(worker)
         raise QueryError(503, "No query worker", "no query worker could take the query")
 
-    def _take_now(self) -> Worker | None:
-        """An idle worker, else a newly forked one while below ``max_size``, else None."""
+    def _checkout(self) -> Worker:
+        """An idle worker, else a new one; a zygote that cannot fork is replaced once before giving up."""
         try:
             return self._idle.get_nowait()
         except queue.Empty:
             pass
         with self._lock:
-            if self._live < self.max_size and not self._stop.is_set():
+            for attempt in range(2):
                 try:
                     return self._fork()
-                except (OSError, WorkerGone):
-                    log.error("could not fork a query worker")
-        return None
+                except (OSError, WorkerGone) as error:
+                    if attempt == 0 and not self._stop.is_set():
+                        self._restart_zygote(f"it could not fork a worker ({error})")
+        raise QueryError(503, "No query worker", "no query worker could be started; the server log says why")
 
-    def _wait_for_idle(self, deadline: float) -> Worker:
+    def _restart_zygote(self, why: str) -> None:
+        """Replace the process that forks workers (lock held); the idle workers it made die with it."""
+        log.error("restarting the worker factory: %s", why)
+        old, self._zygote = self._zygote, None
+        if old is not None:
+            old.close()
+        for worker in _drain(self._idle):
+            worker.kill()
+            worker.close()
+            self._live -= 1
+        assert self.supervisor is not None
         try:
-            return self._idle.get(timeout=max(0.0, deadline - time.monotonic()))
-        except queue.Empty:
-            raise QueryError(
-                503, "Server busy", f"all {self.max_size} query workers stayed busy; try again later"
-            ) from None
+            self._zygote = Zygote(self.source, self.limits, self.supervisor)
+            self.zygote_restarts += 1
+            while self._live < self.size:
+                self._idle.put(self._fork())
+        except (OSError, WorkerGone, egress.SandboxError) as error:  # /health says degraded; the next query tries again
+            log.error("the worker factory could not be restarted: %s", error)
 
     def _fork(self) -> Worker:
         """A new worker; call with the lock held."""
-        if self._zygote is None:
+        if self._stop.is_set():
             raise QueryError(503, "No query worker", "the endpoint is shutting down")
+        if self._zygote is None:
+            raise WorkerGone("no worker factory is running")
         worker = self._zygote.spawn()
         self._live += 1
         return worker
@@ -227,14 +272,24 @@ class WorkerPool:
     def checkin(self, worker: Worker, *, healthy: bool) -> None:
         """Give a worker back; one that did not finish cleanly, or is one too many, is killed."""
         with self._lock:
+            held = self._busy.pop(worker.pid, None)
             if worker.retired or self._stop.is_set():
                 worker.close()  # the watchdog or close() killed it; its reader closes the socket
                 return
-            self._busy.pop(worker.pid, None)
+            if held is not None:
+                held[2].release()
             if healthy and self._idle.qsize() < self.size:
                 self._idle.put(worker)
                 return
             self.restarts += 0 if healthy else 1
+            self._retire(worker)
+        worker.close()
+
+    def _forget(self, worker: Worker) -> None:
+        """A checked-out worker that died before its job was sent: replace it, keep its place."""
+        with self._lock:
+            self._busy.pop(worker.pid, None)
+            self.restarts += 1
             self._retire(worker)
         worker.close()
 
@@ -253,11 +308,14 @@ class WorkerPool:
         while not self._stop.wait(0.5):
             now = time.monotonic()
             with self._lock:
-                for pid, (worker, deadline) in list(self._busy.items()):
+                for pid, (worker, deadline, ticket) in list(self._busy.items()):
                     if now > deadline + GRACE_S:  # its reader, if any, sees EOF and closes the socket
                         del self._busy[pid]
+                        ticket.release()
                         self.restarts += 1
                         self._retire(worker)
+                if not self._stop.is_set() and (self._zygote is None or not self._zygote.alive()):
+                    self._restart_zygote("it is not running")
 
 
 def engine_failed() -> QueryError:

@@ -14,16 +14,15 @@ the same interface as the worker pool.
 
 from __future__ import annotations
 
-import io
 import threading
 from collections.abc import AsyncIterator
-from typing import Any
 
 import anyio
 import anyio.to_thread
 
+from llmkg.engine.admission import Admission, AdmissionLimits
 from llmkg.engine.pool import WorkerPool
-from llmkg.engine.worker import CHUNK, Limits
+from llmkg.engine.worker import CHUNK, LimitedWriter, Limits
 from llmkg.sparql.answers import without_frames
 from llmkg.sparql.query import Job, QueryError, run
 from llmkg.sparql.remote import RemoteError, RemoteStore
@@ -37,9 +36,9 @@ class RemotePool:
     abandoned (its HTTP request times out on its own) and answered with a 503.
     """
 
-    def __init__(self, store: RemoteStore, *, size: int, limits: Limits) -> None:
+    def __init__(self, store: RemoteStore, *, size: int, limits: Limits, admission: AdmissionLimits) -> None:
         self.store, self.size, self.limits = store, max(1, size), limits
-        self._limiter: anyio.CapacityLimiter | None = None
+        self.admission = Admission(2 * self.size, admission)
         self._busy = 0
         self._lock = threading.Lock()
 
@@ -57,15 +56,14 @@ class RemotePool:
 
     async def submit(self, job: Job) -> RemoteReply:
         """Run ``job``; raise QueryError as the worker pool does (400, 406, 503, and 502 for the engine)."""
-        if self._limiter is None:
-            self._limiter = anyio.CapacityLimiter(2 * self.size)
+        ticket = await self.admission.enter(job.client)
         try:
             with anyio.fail_after(self.limits.timeout_s + 1):
-                media_type, body = await anyio.to_thread.run_sync(
-                    self._answer, job, abandon_on_cancel=True, limiter=self._limiter
-                )
+                media_type, body = await anyio.to_thread.run_sync(self._answer, job, abandon_on_cancel=True)
         except TimeoutError:
             raise _timeout(self.limits.timeout_s) from None
+        finally:
+            ticket.release()  # an abandoned request may still run on until the engine's own timeout ends it
         return RemoteReply(media_type, body)
 
     def _answer(self, job: Job) -> tuple[str, bytes]:
@@ -86,9 +84,10 @@ class RemotePool:
     def _write(self, job: Job) -> tuple[str, bytes]:
         try:
             fmt, write = run(self.store, job)
-            out = _Limited(self.limits.max_result_bytes)
-            write(out)
-            return fmt.media_type, out.getvalue()
+            out = _Collected(self.limits, fmt.media_type)
+            write(out)  # type: ignore[arg-type]
+            out.flush()
+            return fmt.media_type, b"".join(out.chunks)
         except RemoteError as error:
             raise as_query_error(error, self.limits.timeout_s) from None
         except SyntaxError as error:  # results are parsed as they are written: a row the engine garbled
@@ -106,17 +105,15 @@ class RemoteReply:
             yield self.body[start : start + CHUNK]
 
 
-class _Limited(io.BytesIO):
-    def __init__(self, limit: int) -> None:
-        super().__init__()
-        self.limit = limit
+class _Collected(LimitedWriter):
+    """The whole answer in memory, within the same limits as a worker's."""
 
-    def write(self, data: Any) -> int:
-        if self.tell() + len(data) > self.limit:
-            raise QueryError(
-                422, "Result too large", f"the result exceeds {self.limit} bytes; add a LIMIT or narrow the query"
-            )
-        return super().write(data)
+    def __init__(self, limits: Limits, media_type: str) -> None:
+        super().__init__(limits, media_type)
+        self.chunks: list[bytes] = []
+
+    def emit(self, chunk: bytes) -> None:
+        self.chunks.append(chunk)
 
 
 def as_query_error(error: RemoteError, timeout_s: float) -> QueryError:
@@ -132,11 +129,19 @@ def _timeout(seconds: float) -> QueryError:
     return QueryError(503, "Query timeout", f"the query ran longer than {seconds:g} s and was stopped")
 
 
-def pool_for(source: Source, *, size: int, limits: Limits, allowlist: tuple[str, ...] = ()) -> WorkerPool | RemotePool:
-    """Worker processes for the embedded store, threads for a remote engine."""
+def pool_for(
+    source: Source,
+    *,
+    size: int,
+    limits: Limits,
+    allowlist: tuple[str, ...] = (),
+    admission: AdmissionLimits | None = None,
+) -> WorkerPool | RemotePool:
+    """Worker processes for the embedded store, threads for a remote engine; both behind admission control."""
+    rules = admission or AdmissionLimits()
     if isinstance(source, RemoteStore):
-        return RemotePool(source, size=size, limits=limits)
-    return WorkerPool(source, size=size, limits=limits, allowlist=allowlist)  # type: ignore[arg-type]
+        return RemotePool(source, size=size, limits=limits, admission=rules)
+    return WorkerPool(source, size=size, limits=limits, allowlist=allowlist, admission=rules)  # type: ignore[arg-type]
 
 
 __all__ = ["RemotePool", "as_query_error", "pool_for"]

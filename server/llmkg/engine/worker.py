@@ -21,6 +21,7 @@ import pyoxigraph as ox
 from llmkg.engine import egress, sandbox
 from llmkg.sparql.formats import GRAPH_FORMATS, Format
 from llmkg.sparql.query import Job, QueryError, run
+from llmkg.sparql.rows import row_counter
 
 log = logging.getLogger("llmkg.workers")
 Source = ox.Store | Path
@@ -33,6 +34,7 @@ GRAPH_TYPES = frozenset(f.media_type for f in GRAPH_FORMATS)
 class Limits:
     timeout_s: float = 30.0
     max_result_bytes: int = 100_000_000
+    max_result_rows: int = 100_000
     memory_bytes: int = 2 << 30
     network: bool = False
 
@@ -85,17 +87,25 @@ def _recv_exact(sock: socket.socket, size: int) -> bytes:
     return bytes(buffer)
 
 
-class _FrameWriter:
-    """The file-like object pyoxigraph serialises into: sends ``D`` frames, enforces the limit."""
+class LimitedWriter:
+    """The file-like object pyoxigraph serialises into: hands on chunks, enforces the size and row limits.
 
-    def __init__(self, sock: socket.socket, limit: int) -> None:
-        self.sock, self.limit, self.total, self.buffer = sock, limit, 0, bytearray()
+    An answer over a limit raises QueryError 422 from ``write``; a worker sends it as an ``X`` frame,
+    which the endpoint turns into an error status before the first megabyte of the answer and into a
+    broken response after it (see docs/security.md).
+    """
+
+    def __init__(self, limits: Limits, media_type: str) -> None:
+        self.limits, self.total, self.buffer = limits, 0, bytearray()
+        self.rows = row_counter(media_type)
 
     def write(self, data: bytes) -> int:
         self.total += len(data)
-        if self.total > self.limit:
+        if self.total > self.limits.max_result_bytes:
             raise QueryError(
-                422, "Result too large", f"the result exceeds {self.limit} bytes; add a LIMIT or narrow the query"
+                422,
+                "Result too large",
+                f"the result exceeds {self.limits.max_result_bytes} bytes; add a LIMIT or narrow the query",
             )
         self.buffer += data
         if len(self.buffer) >= CHUNK:
@@ -103,9 +113,34 @@ class _FrameWriter:
         return len(data)
 
     def flush(self) -> None:
-        if self.buffer:
-            send_frame(self.sock, b"D", bytes(self.buffer))
-            self.buffer.clear()
+        if not self.buffer:
+            return
+        if self.rows is not None:
+            self.rows.feed(bytes(self.buffer))
+            if self.rows.rows > self.limits.max_result_rows:
+                raise QueryError(
+                    422,
+                    "Too many rows",
+                    f"the result has more than {self.limits.max_result_rows} rows (the limit); page through it "
+                    "with ORDER BY, LIMIT and OFFSET",
+                    limit=self.limits.max_result_rows,
+                )
+        self.emit(bytes(self.buffer))
+        self.buffer.clear()
+
+    def emit(self, chunk: bytes) -> None:
+        raise NotImplementedError
+
+
+class _FrameWriter(LimitedWriter):
+    """Sends each chunk to the server as a ``D`` frame."""
+
+    def __init__(self, sock: socket.socket, limits: Limits, media_type: str) -> None:
+        super().__init__(limits, media_type)
+        self.sock = sock
+
+    def emit(self, chunk: bytes) -> None:
+        send_frame(self.sock, b"D", chunk)
 
 
 def worker_main(sock: socket.socket, source: Source, limits: Limits) -> None:
@@ -125,14 +160,15 @@ def worker_main(sock: socket.socket, source: Source, limits: Limits) -> None:
             _, payload = recv_frame(sock)
         except WorkerGone:
             return
-        answer(sock, store, Job.from_dict(json.loads(payload)), limits.max_result_bytes)
+        answer(sock, store, Job.from_dict(json.loads(payload)), limits)
 
 
-def answer(sock: socket.socket, store: ox.Store, job: Job, max_bytes: int) -> None:
+def answer(sock: socket.socket, store: ox.Store, job: Job, limits: Limits) -> None:
     """Run one job and send its frames; errors become an ``X`` frame."""
-    out, fmt = _FrameWriter(sock, max_bytes), None
+    fmt = None
     try:
         fmt, write = run(store, job)
+        out = _FrameWriter(sock, limits, fmt.media_type)
         send_frame(sock, b"M", fmt.media_type.encode())
         write(out)  # type: ignore[arg-type]
         out.flush()

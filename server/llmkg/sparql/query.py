@@ -61,6 +61,8 @@ MAX_OPERATORS = 250
 
 #: The id of the HTTP request being served (set by the web layer); "" outside a request.
 REQUEST_ID: ContextVar[str] = ContextVar("llmkg_request_id", default="")
+#: The client the request came from (its address); "" for the server's own reads.
+CLIENT: ContextVar[str] = ContextVar("llmkg_client", default="")
 
 
 @dataclass(frozen=True)
@@ -82,6 +84,8 @@ class Job:
     bindings: tuple[tuple[str, str, str, str], ...] = ()
     #: The HTTP request this job answers, so a worker's log lines can be matched with the access log.
     request_id: str = field(default_factory=lambda: REQUEST_ID.get())
+    #: Who asked, for the per-client limit of admission control.
+    client: str = field(default_factory=lambda: CLIENT.get())
 
     def substitutions(self) -> dict[ox.Variable, ox.NamedNode | ox.BlankNode | ox.Literal | ox.Triple]:
         return {ox.Variable(name): _term(kind, value, extra) for name, kind, value, extra in self.bindings}
