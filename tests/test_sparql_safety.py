@@ -289,7 +289,9 @@ def test_a_streamed_answer_is_cached_once_complete(client: TestClient, monkeypat
 
 
 def test_the_cache_is_bounded_in_bytes() -> None:
-    cache = engine_endpoint.ResultCache(entries=100, max_bytes=1000, max_entry_bytes=600)
+    cache: engine_endpoint.ResultCache[tuple[str, bytes]] = engine_endpoint.ResultCache(
+        entries=100, max_bytes=1000, max_entry_bytes=600
+    )
     for key in "abc":
         cache.put(key, ("text/csv", b"x" * 400))
     cache.put("big", ("text/csv", b"x" * 700))  # larger than an entry may be: not kept

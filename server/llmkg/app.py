@@ -21,6 +21,7 @@ from llmkg.api import sparql as sparql_routes
 from llmkg.api.http import RequestContext, install_error_handlers
 from llmkg.config import ServerSettings
 from llmkg.engine.endpoint import Endpoint
+from llmkg.kg import catalog
 from llmkg.kg.build import Dataset, read_store_info
 from llmkg.pages import routes as page_routes
 from llmkg.pages.data import PageSettings, Row, Runner, rows, triple_row
@@ -49,6 +50,7 @@ def create_app(*, store: Backend | Path, settings: ServerSettings | None = None,
     app = FastAPI(title="llmkg SPARQL endpoint", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.endpoint = endpoint
     pages_settings = PageSettings.from_settings(settings)
+    app.state.catalogue = tuple(catalog.saved_queries(pages_settings.data, strict=False))  # read once
     # The pages read the store only through the Backend methods (their annotations say ox.Store).
     site_store = cast(ox.Store, endpoint.store)
     page_routes.install(app, site_store, settings=pages_settings, runner=endpoint_runner(endpoint))  # the web face

@@ -28,23 +28,29 @@ router = APIRouter()
 RESERVED = {"format"}
 
 
-def _saved(query_id: str) -> catalog.SavedQuery:
+def _catalogue(request: Request) -> tuple[catalog.SavedQuery, ...]:
+    """The saved queries of the data root's queries/ folder, read once when the server started."""
+    queries: tuple[catalog.SavedQuery, ...] = request.app.state.catalogue
+    return queries
+
+
+def _saved(request: Request, query_id: str) -> catalog.SavedQuery:
     try:
-        return catalog.find(query_id, files=False)
+        return catalog.lookup(query_id, _catalogue(request))
     except catalog.CatalogError:
         raise HTTPException(404, f"no saved query {query_id!r}; GET /queries lists them") from None
 
 
 @router.get("/queries")
-async def list_queries() -> list[dict[str, Any]]:
+async def list_queries(request: Request) -> list[dict[str, Any]]:
     """Every saved query: id, IRI, summary, description, tags, kind and parameters."""
-    return [{**catalog.describe(q), "results": f"/queries/{q.id}/results"} for q in catalog.saved_queries(strict=False)]
+    return [{**catalog.describe(q), "results": f"/queries/{q.id}/results"} for q in _catalogue(request)]
 
 
 @router.get("/queries/{query_id}")
 async def show_query(request: Request, query_id: str) -> Any:
     """One saved query: its metadata as JSON, or its text for ``Accept: application/sparql-query``."""
-    saved = _saved(query_id)
+    saved = _saved(request, query_id)
     offers = ["application/json", "application/sparql-query"]
     if best(request.headers.get("accept"), offers) == "application/sparql-query":
         return PlainTextResponse(saved.text, media_type="application/sparql-query")
@@ -55,7 +61,7 @@ async def show_query(request: Request, query_id: str) -> Any:
 async def run_query(request: Request, query_id: str) -> Response:
     """Run a saved query; its parameters come from the query string (``?model=…``)."""
 
-    saved = _saved(query_id)
+    saved = _saved(request, query_id)
     given = {k: v for k, v in request.query_params.items() if k not in RESERVED}
     try:
         terms = catalog.bind(saved, given)

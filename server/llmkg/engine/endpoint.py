@@ -16,9 +16,10 @@ import tempfile
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Generic, TypeVar
 
 import anyio
 import anyio.from_thread
@@ -39,6 +40,7 @@ from llmkg.sparql.query import Job, QueryError, binding, check, inspect
 from llmkg.sparql.remote import RemoteStore
 from llmkg.sparql.store import Backend, GraphName, Term
 
+V = TypeVar("V")
 #: Results up to this size are sent whole (with Content-Length) and may be cached; larger ones stream.
 STREAM_AFTER = 1 << 20
 
@@ -65,35 +67,42 @@ class StreamedAnswer:
     body: None = None
 
 
-class ResultCache:
+class ResultCache(Generic[V]):
     """A bounded LRU of whole answers; the data never changes while served, so nothing expires.
 
-    Bounded by entries and by bytes, so that answers larger than the whole-body limit (which stream)
-    can be kept too: under load the same large saved query is asked again and again.
+    Bounded by entries and by bytes (``weigh``: a value's size; by default the length of the body in
+    a (media type, body) pair), so that answers larger than the whole-body limit (which stream) can
+    be kept too: under load the same large saved query is asked again and again.
     """
 
-    def __init__(self, entries: int, max_bytes: int = 64 << 20, max_entry_bytes: int = 8 << 20) -> None:
-        self.entries, self.max_bytes = entries, max_bytes
+    def __init__(
+        self,
+        entries: int,
+        max_bytes: int = 64 << 20,
+        max_entry_bytes: int = 8 << 20,
+        weigh: Callable[[V], int] = lambda value: len(value[1]),  # type: ignore[index]
+    ) -> None:
+        self.entries, self.max_bytes, self.weigh = entries, max_bytes, weigh
         self.max_entry_bytes = min(max_entry_bytes, max_bytes)
-        self._items: OrderedDict[str, tuple[str, bytes]] = OrderedDict()
+        self._items: OrderedDict[str, V] = OrderedDict()
         self._bytes = 0
         self._lock = threading.Lock()
 
-    def get(self, key: str) -> tuple[str, bytes] | None:
+    def get(self, key: str) -> V | None:
         with self._lock:
             if key in self._items:
                 self._items.move_to_end(key)
             return self._items.get(key)
 
-    def put(self, key: str, value: tuple[str, bytes]) -> None:
-        if self.entries <= 0 or len(value[1]) > self.max_entry_bytes:
+    def put(self, key: str, value: V) -> None:
+        if self.entries <= 0 or self.weigh(value) > self.max_entry_bytes:
             return
         with self._lock:
             old = self._items.pop(key, None)
-            self._bytes += len(value[1]) - (len(old[1]) if old else 0)
+            self._bytes += self.weigh(value) - (self.weigh(old) if old is not None else 0)
             self._items[key] = value
             while len(self._items) > self.entries or self._bytes > self.max_bytes:
-                self._bytes -= len(self._items.popitem(last=False)[1][1])
+                self._bytes -= self.weigh(self._items.popitem(last=False)[1])
 
 
 def content_type(media_type: str) -> str:
@@ -122,7 +131,9 @@ class Endpoint:
         self.pool = pool_for(
             source, size=settings.workers, limits=limits, allowlist=settings.service_allowlist, admission=admission
         )
-        self.cache = ResultCache(settings.cache_entries, max_bytes=settings.cache_mb << 20)
+        self.cache: ResultCache[tuple[str, bytes]] = ResultCache(
+            settings.cache_entries, max_bytes=settings.cache_mb << 20
+        )
         self._running: dict[str, asyncio.Future[Answer | None]] = {}  # answers being computed, by job key
         self._lock = threading.Lock()
         self._stats: describe.Statistics | None = None

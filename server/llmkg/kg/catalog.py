@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -155,7 +156,12 @@ def find(name: str, root: Path | None = None, *, files: bool = False) -> SavedQu
     path = Path(name)
     if files and path.suffix == ".rq" and path.is_file():
         return load_query(path, require_header=False)
-    for query in saved_queries(root, strict=files):  # the command line reports an unreadable file; the web skips it
+    return lookup(name, saved_queries(root, strict=files))  # the command line reports an unreadable file
+
+
+def lookup(name: str, queries: Sequence[SavedQuery]) -> SavedQuery:
+    """The saved query among ``queries`` whose id (file stem) or number prefix is ``name``."""
+    for query in queries:
         if query.id == name or query.id.split("-", 1)[0] == name:
             return query
     raise CatalogError(f"no saved query named {name!r}; `llmkg queries` lists them")

@@ -16,8 +16,10 @@ from pathlib import Path
 from typing import Any
 
 import pyoxigraph as ox
+from starlette.responses import Response
 
 from llmkg.config import ServerSettings, data_root
+from llmkg.engine.endpoint import ResultCache
 from llmkg.kg import audit
 from llmkg.namespaces import PREFERRED_GRAPH, PREFIXES, shorten, text
 from llmkg.pages.linkeddata import IriMap
@@ -83,6 +85,9 @@ class Site:
         self.runner = runner or self._run_here
         self._lock = threading.Lock()
         self._report: audit.Report | None = None
+        #: Rendered resources by address, IRI and format: the data never changes while served, and
+        #: rendering a large graph in the server's own process slows every other request while it runs.
+        self.rendered: ResultCache[Response] = ResultCache(512, max_bytes=64 << 20, weigh=lambda r: len(r.body))
 
     def select(self, query: str, **bindings: Term) -> list[Row]:
         """Rows of a fixed SELECT over the union of all graphs, with ``bindings`` substituted."""

@@ -109,10 +109,15 @@ async def _serve(request: Request, path: str, format: str | None, html: HtmlView
     if key is None:
         offered = ", ".join(t for _, t, _ in linkeddata.alternates(""))
         return Response(f"Not Acceptable: this resource is served as {offered}\n", 406, headers=_vary())
-    if key == HTML:
-        response: Response = await run_in_threadpool(html, request, site, iri)
-    else:
-        response = await run_in_threadpool(_rdf, site, iri, key)
+    cache_key = f"{base(request)} {iri} {key}"
+    response: Response | None = site.rendered.get(cache_key)
+    if response is None:
+        if key == HTML:
+            response = await run_in_threadpool(html, request, site, iri)
+        else:
+            response = await run_in_threadpool(_rdf, site, iri, key)
+        if response.status_code == 200:
+            site.rendered.put(cache_key, response)
     url = base(request) + quote(path, safe="/:@!$&'()*+,;=-._~%")
     response.headers.update(_vary())
     response.headers["Content-Location"] = f"{url}?format={key}"
