@@ -21,7 +21,7 @@ import pyoxigraph as ox
 import pytest
 
 from llmkg.engine.admission import Admission, AdmissionLimits
-from llmkg.kg.build import Dataset, write_store
+from llmkg.kg.build import Dataset, write_dumps, write_store
 from llmkg.serving import OncePerInterval
 from llmkg.sparql.formats import RESULT_FORMATS
 from llmkg.sparql.query import QueryError
@@ -328,3 +328,37 @@ def test_rows_are_counted_in_every_results_format_across_any_chunking(chunk: int
         for start in range(0, len(data), chunk):
             counter.feed(data[start : start + chunk])
         assert counter.rows == rows, fmt.media_type
+
+
+# --- rebuilds under a live server ------------------------------------------------------------------------------
+
+
+def _store_of(n: int) -> Dataset:
+    p = ox.NamedNode("http://example.org/p")
+    return Dataset(quads=[ox.Quad(ox.NamedNode(f"http://example.org/s{i}"), p, ox.Literal(str(n))) for i in range(n)])
+
+
+def test_a_rebuild_never_mixes_into_a_running_server(tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    write_store(_store_of(5), store)
+    count = "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }"
+    with running_server(store, log=tmp_path / "serve.log", workers=1) as running:
+        before = httpx2.get(running.base + "/version").json()["data"]
+        write_store(_store_of(7), store)  # while it serves
+        factory = Path(f"/proc/{running.pid}/task/{running.pid}/children").read_text().split()[0]
+        for worker in Path(f"/proc/{factory}/task/{factory}/children").read_text().split():
+            os.kill(int(worker), signal.SIGKILL)  # the next queries run in workers that open the store anew
+        with client(running.base, "127.0.0.5") as own:
+            answers = [own.get("/sparql", params={"query": f"{count} # {i}"}).json() for i in range(12)]
+            after = own.get("/version").json()["data"]
+        with running_server(store, log=tmp_path / "fresh.log", workers=1) as fresh:
+            renewed = httpx2.get(fresh.base + "/sparql", params={"query": count}).json()
+    assert {a["results"]["bindings"][0]["n"]["value"] for a in answers} == {"5"} and after == before
+    assert renewed["results"]["bindings"][0]["n"]["value"] == "7"
+    assert sorted(p.name for p in tmp_path.glob(".store*")) == [".store.lock"]  # pins removed with their servers
+
+
+def test_a_killed_dump_write_is_cleaned_by_the_next_build(tmp_path: Path) -> None:
+    (tmp_path / ".llmkg.nq.abc123").write_bytes(b"half a dump")
+    written = write_dumps(_store_of(3), tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([".dumps.lock", *(p.name for p in written)])

@@ -22,7 +22,7 @@ from llmkg.api.http import RequestContext, install_error_handlers
 from llmkg.config import ServerSettings
 from llmkg.engine.endpoint import Endpoint
 from llmkg.kg import catalog
-from llmkg.kg.build import Dataset, read_store_info
+from llmkg.kg.build import Dataset, pin_store, read_store_info, unpin_store
 from llmkg.pages import routes as page_routes
 from llmkg.pages.data import PageSettings, Row, Runner, rows, triple_row
 from llmkg.sparql.formats import N_TRIPLES, RESULTS_JSON
@@ -37,7 +37,8 @@ def create_app(*, store: Backend | Path, settings: ServerSettings | None = None,
     record, or computed from the quads. Query workers start with the app's lifespan.
     """
     settings = settings or ServerSettings.from_env()
-    endpoint = _open(store, settings, version)
+    pinned = pin_store(store) if isinstance(store, Path) else None  # later builds never reach this server
+    endpoint = _open(pinned or store, settings, version)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -46,6 +47,8 @@ def create_app(*, store: Backend | Path, settings: ServerSettings | None = None,
             yield
         finally:
             endpoint.close()
+            if pinned is not None:
+                unpin_store(pinned)
 
     app = FastAPI(title="llmkg SPARQL endpoint", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.endpoint = endpoint

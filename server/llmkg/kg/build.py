@@ -16,7 +16,7 @@ import shutil
 import sys
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -143,14 +143,17 @@ def trig_bytes(quads: Iterable[ox.Quad]) -> bytes:
 
 
 def write_dumps(dataset: Dataset, out_dir: Path) -> list[Path]:
-    """Write dist/llmkg.nq and dist/llmkg.trig, each replaced atomically."""
+    """Write dist/llmkg.nq and dist/llmkg.trig, each replaced atomically; remove what killed writes left."""
     out_dir.mkdir(parents=True, exist_ok=True)
     outputs = dict(zip(DUMPS, (nquads_bytes(dataset.quads), trig_bytes(dataset.quads)), strict=True))
     written = []
-    for name, payload in outputs.items():
-        target = out_dir / name
-        _atomic_write(target, payload)
-        written.append(target)
+    with _locked(out_dir / ".dumps.lock"):
+        for name, payload in outputs.items():
+            for leftover in out_dir.glob(f".{name}.*"):  # a temporary file of a write that was killed
+                leftover.unlink(missing_ok=True)
+            target = out_dir / name
+            _atomic_write(target, payload)
+            written.append(target)
     return written
 
 
@@ -240,9 +243,13 @@ def _exchange(first: Path, second: Path) -> bool:
 _AT_FDCWD, _RENAME_EXCHANGE = -100, 2
 
 
+def _build_lock(store_dir: Path) -> AbstractContextManager[None]:
+    return _locked(store_dir.with_name(f".{store_dir.name}.lock"))
+
+
 @contextmanager
-def _build_lock(store_dir: Path) -> Iterator[None]:
-    with open(store_dir.with_name(f".{store_dir.name}.lock"), "wb") as lock:
+def _locked(path: Path) -> Iterator[None]:
+    with open(path, "wb") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         yield
 
@@ -252,8 +259,51 @@ def _remove_leftovers(store_dir: Path) -> None:
     old = store_dir.with_name(f".{store_dir.name}.old")
     if old.is_dir() and not store_dir.exists():
         os.replace(old, store_dir)
-    for leftover in [old, *store_dir.parent.glob(f".{store_dir.name}.new.*")]:
+    for leftover in [old, *store_dir.parent.glob(f".{store_dir.name}.new.*"), *_stale_pins(store_dir)]:
         shutil.rmtree(leftover, ignore_errors=True)
 
 
-__all__ = ["GRAPH", "BuildError", "Dataset", "load_dataset", "memory_store", "write_dumps", "write_store"]
+def pin_store(store_dir: Path) -> Path:
+    """The store as it is now, for a server to keep serving whatever later builds do: hard links to its
+    files in a sibling directory (a store's files never change once written; a build writes a new
+    directory). Made under the build lock, so never from a store half swapped. :func:`unpin_store`
+    removes it; one whose server died is removed by the next build.
+    """
+    store_dir = store_dir.resolve()
+    with _build_lock(store_dir):
+        for stale in _stale_pins(store_dir):
+            shutil.rmtree(stale, ignore_errors=True)
+        pinned = Path(tempfile.mkdtemp(dir=store_dir.parent, prefix=f".{store_dir.name}.served.{os.getpid()}."))
+        for path in store_dir.iterdir():
+            try:
+                os.link(path, pinned / path.name)
+            except OSError:  # a file system without hard links: a copy pins it too
+                shutil.copy2(path, pinned / path.name)
+    return pinned
+
+
+def unpin_store(pinned: Path) -> None:
+    shutil.rmtree(pinned, ignore_errors=True)
+
+
+def _stale_pins(store_dir: Path) -> list[Path]:
+    """Pinned copies whose server process is gone."""
+    stale = []
+    for pinned in store_dir.parent.glob(f".{store_dir.name}.served.*"):
+        pid = pinned.name.removeprefix(f".{store_dir.name}.served.").split(".")[0]
+        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+            stale.append(pinned)
+    return stale
+
+
+__all__ = [
+    "GRAPH",
+    "BuildError",
+    "Dataset",
+    "load_dataset",
+    "memory_store",
+    "pin_store",
+    "unpin_store",
+    "write_dumps",
+    "write_store",
+]
