@@ -216,23 +216,30 @@ async def send(client: httpx2.AsyncClient, text: str) -> httpx2.Response:
 async def drive(base: str, texts: Iterator[str], *, clients: int, duration_s: float, max_requests: int) -> Tally:
     """``clients`` concurrent loops, each sending the next text until time or count runs out."""
     tally, budget = Tally(), itertools.count()
-    limits = httpx2.Limits(max_connections=clients, max_keepalive_connections=clients)
     deadline = time.monotonic() + duration_s
 
-    async def one_client(client: httpx2.AsyncClient) -> None:
-        while time.monotonic() < deadline and next(budget) < max_requests:
-            started = time.perf_counter()
-            try:
-                response = await send(client, next(texts))
-                tally.record(started, response.status_code)
-            except httpx2.HTTPError as error:
-                tally.record(started, None, type(error).__name__)
+    async def one_client(n: int) -> None:
+        async with client_at(base, n, timeout=120) as client:
+            while time.monotonic() < deadline and next(budget) < max_requests:
+                started = time.perf_counter()
+                try:
+                    response = await send(client, next(texts))
+                    tally.record(started, response.status_code)
+                except httpx2.HTTPError as error:
+                    tally.record(started, None, type(error).__name__)
 
     started = time.monotonic()
-    async with httpx2.AsyncClient(base_url=base, timeout=120, limits=limits) as client:
-        await asyncio.gather(*(one_client(client) for _ in range(clients)))
+    await asyncio.gather(*(one_client(n) for n in range(clients)))
     tally.elapsed_s = time.monotonic() - started
     return tally
+
+
+def client_at(base: str, n: int, *, timeout: float, connections: int = 1) -> httpx2.AsyncClient:
+    """Client ``n`` from its own loopback address (127.0.1.n), as distinct users are to the per-client limit."""
+    transport = httpx2.AsyncHTTPTransport(
+        local_address=f"127.0.1.{n % 250 + 1}", limits=httpx2.Limits(max_connections=connections)
+    )
+    return httpx2.AsyncClient(base_url=base, timeout=timeout, transport=transport)
 
 
 def unique(templates: Sequence[str], *, cold: bool) -> Iterator[str]:
@@ -308,8 +315,11 @@ async def _with_runaways(base: str, args: argparse.Namespace) -> tuple[Tally, di
             except httpx2.HTTPError as error:
                 ended[type(error).__name__] += 1
 
-    limits = httpx2.Limits(max_connections=args.runaways)
-    async with httpx2.AsyncClient(base_url=base, timeout=args.timeout * 4, limits=limits) as client:
+    # all the runaways come from one client (127.0.2.1): beyond its share they are refused with 429
+    transport = httpx2.AsyncHTTPTransport(
+        local_address="127.0.2.1", limits=httpx2.Limits(max_connections=args.runaways)
+    )
+    async with httpx2.AsyncClient(base_url=base, timeout=args.timeout * 4, transport=transport) as client:
         # one text per runaway: the server runs a text asked by several clients at once only once
         texts = [f"{RUNAWAYS[i % 2]} # runaway {i}" for i in range(args.runaways)]
         runaways = [asyncio.create_task(keep_running(client, text)) for text in texts]
