@@ -44,7 +44,7 @@ class ServerSettings:
     #: Admission: queries one client may have running or waiting; waiting requests; how long one may wait.
     per_client_queries: int = 4
     queue_length: int = 64
-    queue_timeout_s: float = 5.0
+    queue_timeout_s: float = 10.0
     #: Connections: how many may be open, and how long a request's head and body may take to arrive.
     max_connections: int = 1000
     head_timeout_s: float = 10.0

@@ -25,7 +25,7 @@ class AdmissionLimits:
 
     per_client: int = 4
     queue: int = 64
-    wait_s: float = 5.0
+    wait_s: float = 10.0
 
 
 @dataclass
