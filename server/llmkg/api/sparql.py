@@ -174,7 +174,7 @@ async def dump(request: Request, endpoint: EndpointDep, name: str) -> Response:
     etag = endpoint.etag("dump", name)
     if name in DUMPS and not_modified(request, etag):
         return Response(status_code=304, headers={"ETag": etag})
-    path = await run_in_threadpool(endpoint.dump, name)
+    path = await endpoint.dump(name)
     return FileResponse(path, media_type=DUMPS[name], headers={"ETag": etag, "Cache-Control": "no-cache"})
 
 

@@ -28,6 +28,7 @@ import pyoxigraph as ox
 from llmkg import __version__
 from llmkg.config import ServerSettings
 from llmkg.engine.admission import AdmissionLimits
+from llmkg.engine.pool import WorkerPool
 from llmkg.engine.remote_pool import pool_for
 from llmkg.engine.worker import Limits
 from llmkg.kg import describe
@@ -139,6 +140,7 @@ class Endpoint:
         self._stats: describe.Statistics | None = None
         self._context: bytes | None = None
         self._dump_dir: Path | None = None  # made on the first dump request
+        self._dump_lock = asyncio.Lock()
 
     def start(self) -> None:
         self.pool.start()
@@ -321,16 +323,28 @@ class Endpoint:
     def dataset_iri(self) -> str:
         return self.settings.public_base + "dataset"
 
-    def dump(self, name: str) -> Path:
-        """The canonical N-Quads or TriG dump of the served store, written once on first use."""
+    async def dump(self, name: str) -> Path:
+        """The canonical N-Quads or TriG dump of the served store, made once on first use: by a query
+        worker for the embedded store, by reading every graph for a remote engine."""
         if name not in DUMPS:
             raise QueryError(404, "No such dump", f"dumps available: {', '.join(DUMPS)}")
-        with self._lock:
+        async with self._dump_lock:
             if self._dump_dir is None:
                 self._dump_dir = Path(tempfile.mkdtemp(prefix="llmkg-dumps-"))
-            if not (self._dump_dir / name).is_file():
-                write_dumps(Dataset(quads=list(self.store)), self._dump_dir)
-            return self._dump_dir / name
+            folder = self._dump_dir
+            target = folder / name
+            if target.is_file():
+                return target
+            if isinstance(self.pool, WorkerPool):
+                reply = await self.pool.dump(name)
+                partial = target.with_suffix(".part")
+                with partial.open("wb") as out:
+                    async for chunk in reply.chunks():
+                        out.write(chunk)
+                partial.replace(target)  # only a whole dump is ever served
+            else:
+                await anyio.to_thread.run_sync(lambda: write_dumps(Dataset(quads=list(self.store)), folder))
+            return target
 
     def versions(self) -> dict[str, str | None]:
         return {"package": __version__, "ontology": describe.ontology_version(self.store), "data": self.version}

@@ -186,10 +186,18 @@ class WorkerPool:
         Raises QueryError: the job's own error (400, 406, …); 429 or 503 from admission control;
         503 when no worker can be started, the query runs past its timeout, or its worker dies.
         """
-        ticket = await self.admission.enter(job.client)
-        deadline = time.monotonic() + self.limits.timeout_s  # the timeout counts from the start, not the wait
+        return await self._submit(encode_frame(b"Q", json.dumps(job.to_dict()).encode()), job.client)
+
+    async def dump(self, name: str) -> Reply:
+        """The canonical dump ``name`` (kg.build.DUMPS) of the whole store, made in a worker; it may take
+        ten times a query's timeout."""
+        return await self._submit(encode_frame(b"W", name.encode()), "", self.limits.timeout_s * 10)
+
+    async def _submit(self, frame: bytes, client: str, timeout_s: float | None = None) -> Reply:
+        ticket = await self.admission.enter(client)
+        deadline = time.monotonic() + (timeout_s or self.limits.timeout_s)  # counted from the start, not the wait
         try:
-            worker = await self._send(encode_frame(b"Q", json.dumps(job.to_dict()).encode()), deadline, ticket)
+            worker = await self._send(frame, deadline, ticket)
         except BaseException:
             ticket.release()
             raise

@@ -19,6 +19,7 @@ from pathlib import Path
 import pyoxigraph as ox
 
 from llmkg.engine import egress, sandbox
+from llmkg.kg.build import DUMP_WRITERS, DUMPS
 from llmkg.sparql.formats import GRAPH_FORMATS, Format
 from llmkg.sparql.query import Job, QueryError, run
 from llmkg.sparql.rows import row_counter
@@ -157,10 +158,27 @@ def worker_main(sock: socket.socket, source: Source, limits: Limits) -> None:
     store = source if isinstance(source, ox.Store) else ox.Store.read_only(str(source))
     while True:
         try:
-            _, payload = recv_frame(sock)
+            kind, payload = recv_frame(sock)
         except WorkerGone:
             return
-        answer(sock, store, Job.from_dict(json.loads(payload)), limits)
+        if kind == b"W":
+            dump(sock, store, payload.decode())
+        else:
+            answer(sock, store, Job.from_dict(json.loads(payload)), limits)
+
+
+def dump(sock: socket.socket, store: ox.Store, name: str) -> None:
+    """The canonical dump ``name`` of the whole store (kg.build.DUMPS), sorted and serialised here, not in
+    the server, whose other requests would wait for it."""
+    try:
+        media_type, body = DUMPS[name], DUMP_WRITERS[name](store)
+    except (KeyError, OSError, ValueError, RuntimeError) as error:
+        send_frame(sock, b"X", json.dumps(_failure(error, None, "dump").to_dict()).encode())
+        return
+    send_frame(sock, b"M", media_type.encode())
+    for start in range(0, len(body), CHUNK):
+        send_frame(sock, b"D", body[start : start + CHUNK])
+    send_frame(sock, b"E")
 
 
 def answer(sock: socket.socket, store: ox.Store, job: Job, limits: Limits) -> None:

@@ -142,10 +142,14 @@ def trig_bytes(quads: Iterable[ox.Quad]) -> bytes:
     return ox.serialize(ordered, format=ox.RdfFormat.TRIG, prefixes=PREFIXES)  # type: ignore[return-value]
 
 
+#: How each dump in DUMPS is written from the quads.
+DUMP_WRITERS: dict[str, Callable[[Iterable[ox.Quad]], bytes]] = {"llmkg.nq": nquads_bytes, "llmkg.trig": trig_bytes}
+
+
 def write_dumps(dataset: Dataset, out_dir: Path) -> list[Path]:
     """Write dist/llmkg.nq and dist/llmkg.trig, each replaced atomically; remove what killed writes left."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    outputs = dict(zip(DUMPS, (nquads_bytes(dataset.quads), trig_bytes(dataset.quads)), strict=True))
+    outputs = {name: write(dataset.quads) for name, write in DUMP_WRITERS.items()}
     written = []
     with _locked(out_dir / ".dumps.lock"):
         for name, payload in outputs.items():
