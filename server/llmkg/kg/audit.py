@@ -36,6 +36,7 @@ PROVENANCE_PREDICATES = frozenset(
         LLMKG + "retrievedOn",
         LLMKG + "locator",
         PROV + "wasDerivedFrom",
+        PROV + "wasRevisionOf",
     }
 )
 
@@ -233,6 +234,7 @@ class Reason:
     retrieved: str
     evidence: str
     preferred: bool
+    revises: str = ""  # the source revision this one's document revises (prov:wasRevisionOf), shortened
 
 
 def why(quads: list[ox.Quad], subject: str, prop: str | None = None) -> list[Reason]:
@@ -264,6 +266,7 @@ def why(quads: list[ox.Quad], subject: str, prop: str | None = None) -> list[Rea
                 retrieved=d.get(LLMKG + "retrievedOn", ""),
                 evidence=d.get(LLMKG + "evidence", "").rsplit("#", 1)[-1],
                 preferred=(text(q.predicate), text(q.object)) in preferred,
+                revises=_short(d[PROV + "wasRevisionOf"]) if PROV + "wasRevisionOf" in d else "",
             )
         )
     return sorted(reasons, key=lambda r: (r.property, r.value, r.graph))
