@@ -21,7 +21,7 @@ from rich.text import Text
 
 from llmkg.kg.audit import Conflict, Reason, Report, SourceRow
 from llmkg.kg.licence_check import Report as LicenceReport
-from llmkg.namespaces import GRAPH, NUMERIC_TYPES, shorten
+from llmkg.namespaces import GRAPH, ID, NUMERIC_TYPES, shorten
 
 #: Spaces between two table columns.
 GAP = 2
@@ -256,29 +256,35 @@ def print_summary(report: Report, out: Console, *, stale_checked: bool) -> None:
     }
     rows = [[Cell(name), Cell(f"{count:,}", number=True), words(what)] for name, (count, what) in lines.items()]
     print_table(out, ["section", "count", "what"], rows)
-    _wrapped(out, f"Details: llmkg audit --section NAME (one of {', '.join(SECTIONS)}, or all)")
+    _wrapped(out, "Show a section with --section NAME (a section above, or all).")
 
 
 def print_section(report: Report, name: str, out: Console) -> None:
     _wrapped(out, f"\n[bold]{name}[/bold]")
     if name == "sources":
-        rows = [
-            [Cell(s.source.removeprefix("source:")), Cell(s.date), Cell(s.evidence), Cell(s.party), *_counts(s)]
-            for s in report.sources
-        ]
-        print_table(out, ["source", "date", "evidence", "party", "graphs", "statements"], rows)
+        # one line per document within 100 columns: the longest names take 57; graphs per source are in --format json
+        rows = [[Cell(s.source.removeprefix("source:")), Cell(s.date), *_kind(s)] for s in report.sources]
+        print_table(out, ["source", "date", "evidence", "party", "statements"], rows)
     elif name == "conflicts":
         for c in report.conflicts:
             print_conflict(c, out)
     elif name == "missing":
-        print_table(out, ["entity", "lacks"], [[Cell(e), words(", ".join(p))] for e, p in report.missing.items()])
+        for entity, props in report.missing.items():  # prose: the longest entity names leave no room for a column
+            _wrapped(out, f"  {entity}: {', '.join(props)}")
     else:
         for line in getattr(report, SECTIONS[name]):
             _wrapped(out, f"  {line}")
 
 
-def _counts(source: SourceRow) -> list[Cell]:
-    return [Cell(str(source.graphs), number=True), Cell(str(source.statements), number=True)]
+def _kind(source: SourceRow) -> list[Cell]:
+    """Evidence, party (FirstParty: first) and statement count, short enough for the sources table."""
+    party = source.party.removesuffix("Party").lower()
+    return [Cell(source.evidence.lower()), Cell(party), Cell(f"{source.statements:,}", number=True)]
+
+
+def _short(value: str) -> str:
+    """A conflict's value (the report keeps IRIs whole) as a prefixed name when it is one of the graph's IRIs."""
+    return shorten(ox.NamedNode(value)) if value.startswith(ID) and " " not in value else value
 
 
 def print_conflict(conflict: Conflict, out: Console) -> None:
@@ -289,7 +295,7 @@ def print_conflict(conflict: Conflict, out: Console) -> None:
     for graph, values in conflict.values.items():
         for value in values:
             by_value[value].append(conflict.sources[graph])
-    rows = [[cell_of_value(v), words(compact_sources(sorted(s)))] for v, s in by_value.items()]
+    rows = [[cell_of_value(_short(v)), words(compact_sources(sorted(s)))] for v, s in by_value.items()]
     print_table(out, ["value", "sources"], rows, header=False, indent=2)
 
 
