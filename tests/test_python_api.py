@@ -3,6 +3,7 @@ and the API's own promises (plain values, named tuples, errors) on the shipped g
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import doctest
 import re
@@ -47,7 +48,8 @@ def test_the_readme_examples_run_on_the_shipped_graph() -> None:
 
 
 @pytest.fixture(scope="module")
-def endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def built_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The shipped data as ``llmkg build --store DIR`` writes it."""
     folder = tmp_path_factory.mktemp("python-api")
     built = subprocess.run(
         [sys.executable, "-m", "llmkg.cli", "build", "--out", str(folder / "dist"), "--store", str(folder / "store")],
@@ -55,7 +57,12 @@ def endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         text=True,
     )
     assert built.returncode == 0, built.stderr
-    with running_server(folder / "store", log=folder / "serve.log", timeout_s=30.0) as server:
+    return folder / "store"
+
+
+@pytest.fixture(scope="module")
+def endpoint(built_store: Path) -> Iterator[str]:
+    with running_server(built_store, log=built_store.parent / "serve.log", timeout_s=30.0) as server:
         yield server.base + "/sparql"
 
 
@@ -63,6 +70,12 @@ def test_the_readme_examples_give_the_same_answers_over_http(endpoint: str) -> N
     """The same examples, with ``kg`` a running endpoint instead of the embedded graph."""
     examples = [e for e in readme_examples() if e.source.strip() != OPENING]
     run_examples(examples, {"llmkg": llmkg, "kg": llmkg.connect(endpoint)}, "README Python, over HTTP")
+
+
+def test_the_readme_examples_give_the_same_answers_on_a_built_store(built_store: Path) -> None:
+    """The same examples over a store on disk (``llmkg.open(store=DIR)``), read by the workers."""
+    examples = [e for e in readme_examples() if e.source.strip() != OPENING]
+    run_examples(examples, {"llmkg": llmkg, "kg": llmkg.open(store=built_store)}, "README Python, store on disk")
 
 
 @pytest.fixture(scope="module")
@@ -136,3 +149,14 @@ def test_the_package_loads_the_face_only_when_asked() -> None:
     code = "import sys, llmkg; assert 'llmkg.notebook' not in sys.modules; llmkg.open; print('ok')"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr
+
+
+def test_it_answers_inside_a_running_event_loop_as_a_notebook_cell_runs(kg: Graph) -> None:
+    """Jupyter runs each cell inside its event loop: the blocking API must still answer there."""
+
+    async def cell() -> object:
+        rows = kg.run("001", family="family:llama-4")
+        assert isinstance(rows, Rows)
+        return rows[0]["model"]
+
+    assert asyncio.run(cell()) == "model:llama-4-behemoth"

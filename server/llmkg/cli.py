@@ -334,7 +334,7 @@ def run_query(
     param: Annotated[list[str] | None, typer.Option("--param", "-p", help="Parameter as name=value.")] = None,
     fmt: Annotated[
         Literal["table", "csv", "tsv", "json"] | None,
-        typer.Option("--format", "-f", help="table, csv, tsv or json [default: table on a terminal, else tsv]."),
+        typer.Option("--format", "-f", help="table, csv, tsv or json (default: a table on a terminal, tsv otherwise)."),
     ] = None,
     store: Annotated[Path | None, typer.Option("--store", help="Read this store instead of building.")] = None,
     root: RootOption = None,
