@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import enum
 import faulthandler
 import functools
 import json
@@ -28,6 +27,7 @@ from llmkg.kg.build import BuildError, Dataset, load_dataset, memory_store, writ
 from llmkg.namespaces import PREFIXES, expand
 from llmkg.sparql.formats import RESULT_FORMATS, by_key
 from llmkg.sparql.store import Backend
+from llmkg.terminal import Section  # light: --help needs the section names
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -129,18 +129,6 @@ def _panic_message(errors: str) -> str:
     return ""
 
 
-class Section(enum.StrEnum):
-    """The audit's sections (terminal.SECTIONS) for ``--section``, named here so that ``--help`` needs no import."""
-
-    sources = "sources"
-    unprovenanced = "unprovenanced"
-    conflicts = "conflicts"
-    secondary = "secondary"
-    stale = "stale"
-    missing = "missing"
-    all = "all"
-
-
 RootOption = Annotated[Path | None, typer.Option("--root", help="Data root (default: packaged data).")]
 
 
@@ -232,15 +220,13 @@ def audit(
 ) -> None:
     """Provenance report: a summary, then the sections asked for (sources, conflicts, coverage, ...)."""
     from llmkg.kg.audit import build_report
-    from llmkg.terminal import SECTIONS as FIELDS
-    from llmkg.terminal import print_section, print_summary
+    from llmkg.terminal import SECTIONS, print_section, print_summary
 
     report = build_report(_load(root).quads, max_age_days=max_age_days)
-    asked = [s.value for s in section or []]
-    shown = list(FIELDS) if "all" in asked else list(dict.fromkeys(asked))
+    shown = list(SECTIONS) if Section.all in (section or []) else list(dict.fromkeys(section or []))
     if fmt == "json":  # the whole report, or only the sections asked for
         whole = report.as_dict()
-        chosen = whole if not shown else {FIELDS[name]: whole[FIELDS[name]] for name in shown}
+        chosen = whole if not shown else {SECTIONS[name]: whole[SECTIONS[name]] for name in shown}
         sys.stdout.write(json.dumps(chosen, indent=2) + "\n")
     else:
         print_summary(report, out, stale_checked=max_age_days is not None)

@@ -7,6 +7,7 @@ table, its free text wrapped at spaces; one that cannot fit becomes one block pe
 
 from __future__ import annotations
 
+import enum
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -225,14 +226,27 @@ def print_history(reasons: list[Reason], out: Console) -> None:
 
 # --- the provenance audit: a summary, then the sections asked for ---------------------------------------
 
+
+class Section(enum.StrEnum):
+    """What ``llmkg audit --section`` takes: one section of the report, or all of them."""
+
+    sources = "sources"
+    unprovenanced = "unprovenanced"
+    conflicts = "conflicts"
+    secondary = "secondary"
+    stale = "stale"
+    missing = "missing"
+    all = "all"
+
+
 #: The audit's sections, in the order they print, each with the report field it shows.
 SECTIONS = {
-    "sources": "sources",
-    "unprovenanced": "unprovenanced",
-    "conflicts": "conflicts",
-    "secondary": "secondary_only",
-    "stale": "stale_sources",
-    "missing": "missing",
+    Section.sources: "sources",
+    Section.unprovenanced: "unprovenanced",
+    Section.conflicts: "conflicts",
+    Section.secondary: "secondary_only",
+    Section.stale: "stale_sources",
+    Section.missing: "missing",
 }
 
 
@@ -259,7 +273,7 @@ def print_summary(report: Report, out: Console, *, stale_checked: bool) -> None:
     _wrapped(out, "Show a section with --section NAME (a section above, or all).")
 
 
-def print_section(report: Report, name: str, out: Console) -> None:
+def print_section(report: Report, name: Section, out: Console) -> None:
     _wrapped(out, f"\n[bold]{name}[/bold]")
     if name == "sources":
         # one line per document within 100 columns: the longest names take 57; graphs per source are in --format json
