@@ -3,8 +3,10 @@ and ``audit`` fit 100 columns, and every option with fixed values refuses others
 
 from __future__ import annotations
 
+import functools
 import io
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import pyoxigraph as ox
@@ -15,14 +17,28 @@ from typer.testing import CliRunner
 from llmkg import __version__
 from llmkg.cli import app
 from llmkg.kg import catalog
+from llmkg.kg.audit import Report, build_report, why
 from llmkg.kg.build import Dataset, memory_store
-from llmkg.terminal import GAP, Cell, cell, compact_sources, print_table
+from llmkg.namespaces import LLMKG, RDF_TYPE, text
+from llmkg.terminal import (
+    GAP,
+    SECTIONS,
+    Cell,
+    Section,
+    cell,
+    compact_sources,
+    print_history,
+    print_reasons,
+    print_section,
+    print_table,
+)
 
 from .conftest import FIXTURES, make_root
 
 runner = CliRunner()
 SAVED = [q for q in catalog.saved_queries() if q.kind == "SELECT" and not q.extra.get("service")]
 WIDTHS = (80, 100, 200)
+MODEL = LLMKG + "Model"
 
 
 @pytest.fixture(scope="module")
@@ -171,3 +187,33 @@ def test_audit_prints_a_summary_then_only_the_sections_asked(root: Path) -> None
     assert "Sources" not in conflicts.output and all(len(line) <= 100 for line in conflicts.output.splitlines())
     every = runner.invoke(app, ["audit", "-s", "all", "-f", "json", "--root", str(root)])
     assert every.exit_code == 0 and '"secondary_only"' in every.output
+
+
+def printed(show: Callable[[Console], None], width: int = 100) -> list[str]:
+    console = Console(file=io.StringIO(), width=width, color_system=None)
+    show(console)
+    return [line.rstrip() for line in console.file.getvalue().splitlines()]  # type: ignore[attr-defined]
+
+
+@pytest.fixture(scope="module")
+def report(dataset: Dataset) -> Report:
+    return build_report(dataset.quads)
+
+
+def test_why_and_its_history_fit_100_columns_for_every_model(dataset: Dataset) -> None:
+    models = {text(q.subject) for q in dataset.quads if (text(q.predicate), text(q.object)) == (RDF_TYPE, MODEL)}
+    assert models
+    for model in sorted(models):
+        reasons = why(dataset.quads, model)
+        for show in (print_reasons, print_history):
+            lines = printed(functools.partial(show, reasons))
+            assert all(len(line) <= 100 for line in lines), (model, max(lines, key=len))
+        shown = "\n".join(printed(functools.partial(print_reasons, reasons)))
+        assert all(r.value.split()[0] in shown for r in reasons if r.value.strip()), model
+
+
+@pytest.mark.parametrize("section", list(SECTIONS))
+def test_every_audit_section_of_the_shipped_graph_fits_100_columns(report: Report, section: Section) -> None:
+    lines = printed(lambda console: print_section(report, section, console))
+    assert all(len(line) <= 100 for line in lines), max(lines, key=len)
+    assert not any(line.startswith("record ") for line in lines), "a section fell back to one block per record"
