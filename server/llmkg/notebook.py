@@ -133,7 +133,8 @@ class Graph:
 
     def run(self, name: str, **params: object) -> Rows | bool | list[tuple[Any, Any, Any]]:
         """Run a saved query (id or number, as ``llmkg queries`` lists them) with its parameters by keyword;
-        an IRI parameter takes a prefixed name or an IRI."""
+        an IRI parameter takes a prefixed name or an IRI. The query's text is this package's, whichever
+        store answers it."""
         saved = catalog.find(name)
         types = {p.name: p.type for p in saved.params}
         given = {k: iri(str(v)) if types.get(k) == "iri" else str(v) for k, v in params.items()}

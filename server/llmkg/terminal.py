@@ -104,7 +104,7 @@ def print_table(
         )
     for row in rows:
         table.add_row(*(Text(c.text) for c in row))  # Text: a value is never read as rich markup
-    out.print(Padding(table, (0, 0, 0, indent)), highlight=False)
+    out.print(Padding(table, (0, 0, 0, indent), expand=False), highlight=False)
 
 
 def print_records(out: Console, headers: Sequence[str], rows: Sequence[Sequence[Cell]]) -> None:
@@ -117,7 +117,7 @@ def print_records(out: Console, headers: Sequence[str], rows: Sequence[Sequence[
         block.add_column(overflow="fold")  # a value longer than the line goes on the next, never cut
         for header, c in zip(headers, row, strict=True):
             block.add_row(header, Text(c.text))
-        out.print(block, highlight=False)
+        out.print(Padding(block, 0, expand=False), highlight=False)
 
 
 # --- where values come from: "llmkg why" and the audit's conflicts --------------------------------------
