@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import io
+import json
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -217,3 +218,17 @@ def test_every_audit_section_of_the_shipped_graph_fits_100_columns(report: Repor
     lines = printed(lambda console: print_section(report, section, console))
     assert all(len(line) <= 100 for line in lines), max(lines, key=len)
     assert not any(line.startswith("record ") for line in lines), "a section fell back to one block per record"
+
+
+def test_the_query_list_is_tsv_into_a_pipe_json_or_a_table_when_asked() -> None:
+    piped = runner.invoke(app, ["queries"])
+    assert piped.exit_code == 0, piped.output
+    lines = piped.stdout.splitlines()
+    assert lines[0] == "id\tsummary\ttags\tparams" and len(lines) == len(catalog.saved_queries()) + 1
+    listed = runner.invoke(app, ["queries", "-f", "json", "--tag", "revisions"])
+    assert {q["id"] for q in json.loads(listed.stdout)} == {
+        q.id for q in catalog.saved_queries() if "revisions" in q.tags
+    }
+    table = runner.invoke(app, ["queries", "-f", "table"], env={"COLUMNS": "100"})
+    assert all(q.id in table.stdout for q in catalog.saved_queries())
+    assert all(len(line) <= 100 for line in table.stdout.splitlines())

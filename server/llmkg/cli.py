@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import faulthandler
 import functools
 import json
@@ -295,6 +296,10 @@ def _store(store_dir: Path | None, root: Path | None) -> ox.Store:
 @app.command("queries")
 def list_queries(
     tag: Annotated[str | None, typer.Option("--tag", help="Only queries with this tag.")] = None,
+    fmt: Annotated[
+        Literal["table", "tsv", "json"] | None,
+        typer.Option("--format", "-f", help="table, tsv or json (default: a table on a terminal, tsv otherwise)."),
+    ] = None,
     root: RootOption = None,
 ) -> None:
     """List the saved example queries."""
@@ -305,12 +310,16 @@ def list_queries(
         raise typer.Exit(2) from None
     from llmkg.terminal import Cell, print_table, words
 
-    rows = [
-        [Cell(q.id), words(q.summary), words(", ".join(q.tags)), words(", ".join(p.name for p in q.params))]
-        for q in found
-    ]
-    print_table(out, ["id", "summary", "tags", "params"], rows)
-    out.print(f"{len(found)} saved queries")
+    fmt = fmt or ("table" if out.is_terminal else "tsv")
+    columns = {"id": Cell, "summary": words, "tags": words, "params": words}
+    rows = [[q.id, q.summary, ", ".join(q.tags), ", ".join(p.name for p in q.params)] for q in found]
+    if fmt == "json":
+        sys.stdout.write(catalog.to_json(found) + "\n")
+    elif fmt == "tsv":
+        csv.writer(sys.stdout, dialect="excel-tab", lineterminator="\n").writerows([list(columns), *rows])
+    else:
+        print_table(out, list(columns), [[make(v) for make, v in zip(columns.values(), r, strict=True)] for r in rows])
+    (out if fmt == "table" else err).print(f"{len(found)} saved queries", highlight=False)  # data alone on stdout
 
 
 @app.command("query")
