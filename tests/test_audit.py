@@ -94,4 +94,4 @@ def test_statements_without_provenance_are_reported(root: Path) -> None:
 
 def test_why_cli_prints_sources(root: Path) -> None:
     result = runner.invoke(app, ["why", "model:widget", "llmkg:totalParameters", "--root", str(root)])
-    assert result.exit_code == 0 and "source:card-v2" in result.output and "preferred" in result.output
+    assert result.exit_code == 0 and "card-v2" in result.output and "preferred" in result.output

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import faulthandler
 import functools
 import json
@@ -14,20 +15,20 @@ import tempfile
 import traceback
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Annotated, ParamSpec
+from typing import IO, TYPE_CHECKING, Annotated, Literal, ParamSpec
 
 import pyoxigraph as ox
 import typer
 from rich.console import Console
 from rich.progress import track
-from rich.table import Table
 
 from llmkg import __version__
 from llmkg.kg import catalog
 from llmkg.kg.build import BuildError, Dataset, load_dataset, memory_store, write_dumps, write_store
-from llmkg.namespaces import PREFIXES, expand, shorten
+from llmkg.namespaces import PREFIXES, expand
 from llmkg.sparql.formats import RESULT_FORMATS, by_key
 from llmkg.sparql.store import Backend
+from llmkg.terminal import Section  # light: --help needs the section names
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -144,6 +145,21 @@ def _load(root: Path | None) -> Dataset:
         raise typer.Exit(2) from None
 
 
+def _print_version(asked: bool) -> None:
+    if asked:
+        out.print(__version__)
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """llmkg: a source-backed knowledge graph of LLM families."""
+
+
 @app.command()
 def version() -> None:
     """Print the package version."""
@@ -192,20 +208,31 @@ def validate(root: RootOption = None) -> None:
 @app.command()
 @isolated
 def audit(
-    fmt: Annotated[str, typer.Option("--format", "-f", help="table or json.")] = "table",
-    max_age_days: Annotated[int | None, typer.Option("--max-age-days", help="Flag sources older than this.")] = None,
+    fmt: Annotated[Literal["table", "json"], typer.Option("--format", "-f", help="table or json.")] = "table",
+    section: Annotated[
+        list[Section] | None,
+        typer.Option("--section", "-s", help="Show this section after the summary (repeatable); all: every one."),
+    ] = None,
+    max_age_days: Annotated[
+        int | None, typer.Option("--max-age-days", min=0, help="Flag sources older than this.")
+    ] = None,
     strict: Annotated[bool, typer.Option("--strict", help="Exit 1 on unprovenanced statements or conflicts.")] = False,
     root: RootOption = None,
 ) -> None:
-    """Provenance report: sources, statements without provenance, conflicts, secondary-only facts, coverage."""
+    """Provenance report: a summary, then the sections asked for (sources, conflicts, coverage, ...)."""
     from llmkg.kg.audit import build_report
-    from llmkg.terminal import print_report
+    from llmkg.terminal import SECTIONS, print_section, print_summary
 
     report = build_report(_load(root).quads, max_age_days=max_age_days)
-    if fmt == "json":
-        sys.stdout.write(json.dumps(report.as_dict(), indent=2) + "\n")
+    shown = list(SECTIONS) if Section.all in (section or []) else list(dict.fromkeys(section or []))
+    if fmt == "json":  # the whole report, or only the sections asked for
+        whole = report.as_dict()
+        chosen = whole if not shown else {SECTIONS[name]: whole[SECTIONS[name]] for name in shown}
+        sys.stdout.write(json.dumps(chosen, indent=2) + "\n")
     else:
-        print_report(report, out)
+        print_summary(report, out, stale_checked=max_age_days is not None)
+        for name in shown:
+            print_section(report, name, out)
     if strict and (report.unprovenanced or report.unacknowledged):
         raise typer.Exit(1)
 
@@ -215,11 +242,14 @@ def audit(
 def why(
     subject: Annotated[str, typer.Argument(help="IRI or prefixed name, e.g. model:llama-4-scout.")],
     prop: Annotated[str | None, typer.Argument(help="Property, e.g. llmkg:totalParameters.")] = None,
+    history: Annotated[
+        bool, typer.Option("--history", help="Each source revision that states it, oldest first, with changes.")
+    ] = False,
     root: RootOption = None,
 ) -> None:
-    """Every value the graph holds for a subject (and property), with document, version and location."""
+    """Every value the graph holds for a subject (and property): one line per value, with its sources."""
     from llmkg.kg.audit import why as explain
-    from llmkg.terminal import print_reasons
+    from llmkg.terminal import print_history, print_reasons
 
     try:
         reasons = explain(_load(root).quads, expand(subject), expand(prop) if prop else None)
@@ -229,14 +259,14 @@ def why(
     if not reasons:
         err.print(f"the graph holds nothing for {subject} {prop or ''}".rstrip())
         raise typer.Exit(1)
-    print_reasons(reasons, out)
+    (print_history if history else print_reasons)(reasons, out)
 
 
 @app.command("check-licence")
 @isolated
 def check_licence(
     file: Annotated[Path, typer.Argument(help="The derivative's description: .ttl or .yaml (docs/derivatives.md).")],
-    fmt: Annotated[str, typer.Option("--format", "-f", help="text or json.")] = "text",
+    fmt: Annotated[Literal["text", "json"], typer.Option("--format", "-f", help="text or json.")] = "text",
     store: Annotated[Path | None, typer.Option("--store", help="Read this store instead of building.")] = None,
     root: RootOption = None,
 ) -> None:
@@ -244,9 +274,6 @@ def check_licence(
     from llmkg.kg import derivative, licence_check
     from llmkg.terminal import print_licence_report
 
-    if fmt not in ("text", "json"):
-        err.print(f"[red]error:[/red] unknown format {fmt!r}; use text or json")
-        raise typer.Exit(2)
     try:
         report = licence_check.check(_store(store, root), derivative.read(file))
     except (derivative.DescriptionError, licence_check.LicenceCheckError) as error:
@@ -269,6 +296,10 @@ def _store(store_dir: Path | None, root: Path | None) -> ox.Store:
 @app.command("queries")
 def list_queries(
     tag: Annotated[str | None, typer.Option("--tag", help="Only queries with this tag.")] = None,
+    fmt: Annotated[
+        Literal["table", "tsv", "json"] | None,
+        typer.Option("--format", "-f", help="table, tsv or json (default: a table on a terminal, tsv otherwise)."),
+    ] = None,
     root: RootOption = None,
 ) -> None:
     """List the saved example queries."""
@@ -277,11 +308,18 @@ def list_queries(
     except catalog.CatalogError as error:
         err.print(f"[red]error:[/red] {error}", highlight=False)
         raise typer.Exit(2) from None
-    table = Table("id", "summary", "tags", "params", box=None)
-    for q in found:
-        table.add_row(q.id, q.summary, ", ".join(q.tags), ", ".join(p.name for p in q.params))
-    out.print(table)
-    out.print(f"{len(found)} saved queries")
+    from llmkg.terminal import Cell, print_table, words
+
+    fmt = fmt or ("table" if out.is_terminal else "tsv")
+    columns = {"id": Cell, "summary": words, "tags": words, "params": words}
+    rows = [[q.id, q.summary, ", ".join(q.tags), ", ".join(p.name for p in q.params)] for q in found]
+    if fmt == "json":
+        sys.stdout.write(catalog.to_json(found) + "\n")
+    elif fmt == "tsv":
+        csv.writer(sys.stdout, dialect="excel-tab", lineterminator="\n").writerows([list(columns), *rows])
+    else:
+        print_table(out, list(columns), [[make(v) for make, v in zip(columns.values(), r, strict=True)] for r in rows])
+    (out if fmt == "table" else err).print(f"{len(found)} saved queries", highlight=False)  # data alone on stdout
 
 
 @app.command("query")
@@ -289,14 +327,14 @@ def list_queries(
 def run_query(
     name: Annotated[str, typer.Argument(help="Saved query id, number, or path to an .rq file.")],
     param: Annotated[list[str] | None, typer.Option("--param", "-p", help="Parameter as name=value.")] = None,
-    fmt: Annotated[str, typer.Option("--format", "-f", help="table, csv, tsv or json.")] = "table",
+    fmt: Annotated[
+        Literal["table", "csv", "tsv", "json"] | None,
+        typer.Option("--format", "-f", help="table, csv, tsv or json (default: a table on a terminal, tsv otherwise)."),
+    ] = None,
     store: Annotated[Path | None, typer.Option("--store", help="Read this store instead of building.")] = None,
     root: RootOption = None,
 ) -> None:
-    """Run a saved query and print its answer (a readable table by default)."""
-    if fmt not in ("table", "csv", "tsv", "json"):
-        err.print(f"[red]error:[/red] unknown format {fmt!r}; use table, csv, tsv or json")
-        raise typer.Exit(2)
+    """Run a saved query and print its answer: a table on a terminal, TSV into a pipe or file."""
     try:
         saved = catalog.find(name, root, files=True)
         given = dict(_split_param(p) for p in param or [])
@@ -304,7 +342,7 @@ def run_query(
     except (catalog.CatalogError, SyntaxError, OSError) as error:
         err.print(f"[red]error:[/red] {error}", highlight=False)
         raise typer.Exit(2) from None
-    _print_result(result, fmt)
+    _print_result(result, fmt or ("table" if out.is_terminal else "tsv"))
 
 
 def _split_param(text: str) -> tuple[str, str]:
@@ -334,14 +372,12 @@ def _print_result(result: object, fmt: str) -> None:
 
 
 def _print_table(solutions: ox.QuerySolutions) -> None:
+    from llmkg.terminal import cell, print_table
+
     names = [v.value for v in solutions.variables]
-    table = Table(*names, box=None)
-    count = 0
-    for row in solutions:
-        table.add_row(*(shorten(row[n]) for n in names))
-        count += 1
-    out.print(table)
-    out.print(f"{count} row(s)")
+    rows = [[cell(row[n]) for n in names] for row in solutions]
+    print_table(out, names, rows)
+    out.print(f"{len(rows)} row(s)")
 
 
 @app.command()
@@ -357,9 +393,10 @@ def serve(
         bool, typer.Option("--memory", help="With --store: copy the store into memory first (faster queries).")
     ] = False,
     root: RootOption = None,
-    backend: Annotated[str, typer.Option("--backend", help="embedded (pyoxigraph) or sparql (a remote engine).")] = (
-        "embedded"
-    ),
+    backend: Annotated[
+        Literal["embedded", "sparql"],
+        typer.Option("--backend", help="embedded (pyoxigraph) or sparql (a remote engine)."),
+    ] = "embedded",
     endpoint: Annotated[str | None, typer.Option("--endpoint", help="--backend sparql: its query URL.")] = None,
     update: Annotated[str | None, typer.Option("--update", help="--backend sparql: its update URL.")] = None,
     gsp: Annotated[str | None, typer.Option("--gsp", help="--backend sparql: its Graph Store URL.")] = None,
@@ -373,8 +410,8 @@ def serve(
     if backend != "embedded":
         from llmkg.sparql.remote import RemoteStore
 
-        if backend != "sparql" or not endpoint:
-            err.print("[red]error:[/red] --backend is embedded, or sparql with --endpoint URL")
+        if not endpoint:
+            err.print("[red]error:[/red] --backend sparql needs --endpoint URL")
             raise typer.Exit(2)
         source = RemoteStore(endpoint, update=update, gsp=gsp)
     application = _served_app(source, memory=memory, root=root, timeout=timeout, workers=workers)

@@ -15,6 +15,7 @@ import pyoxigraph as ox
 
 from llmkg.kg.provenance import GraphInfo, conflicts, graph_infos, statements_by_key
 from llmkg.namespaces import DCTERMS, LLMKG, PREFERRED_GRAPH, PROV, RDF_TYPE, VOCABULARY_GRAPHS, shorten, text
+from llmkg.sparql.store import Backend
 
 #: Properties each kind of entity is expected to state somewhere (coverage report).
 EXPECTED: dict[str, tuple[str, ...]] = {
@@ -36,6 +37,7 @@ PROVENANCE_PREDICATES = frozenset(
         LLMKG + "retrievedOn",
         LLMKG + "locator",
         PROV + "wasDerivedFrom",
+        PROV + "wasRevisionOf",
     }
 )
 
@@ -233,6 +235,7 @@ class Reason:
     retrieved: str
     evidence: str
     preferred: bool
+    revises: str = ""  # the source revision this one's document revises (prov:wasRevisionOf), shortened
 
 
 def why(quads: list[ox.Quad], subject: str, prop: str | None = None) -> list[Reason]:
@@ -264,6 +267,23 @@ def why(quads: list[ox.Quad], subject: str, prop: str | None = None) -> list[Rea
                 retrieved=d.get(LLMKG + "retrievedOn", ""),
                 evidence=d.get(LLMKG + "evidence", "").rsplit("#", 1)[-1],
                 preferred=(text(q.predicate), text(q.object)) in preferred,
+                revises=_short(d[PROV + "wasRevisionOf"]) if PROV + "wasRevisionOf" in d else "",
             )
         )
     return sorted(reasons, key=lambda r: (r.property, r.value, r.graph))
+
+
+def quads_about(store: Backend, subject: str, prop: str | None = None) -> list[ox.Quad]:
+    """What :func:`why` reads about ``subject`` (and ``prop``), fetched from a store in one query: the
+    statements in every named graph, each stating graph's description and its source document's."""
+    s = ox.NamedNode(subject)
+    p = ox.NamedNode(prop) if prop else ox.Variable("p")
+    graphs = f"SELECT DISTINCT ?x {{ GRAPH ?x {{ {s} {p} ?any }} }}"
+    documents = f"SELECT DISTINCT ?d {{ GRAPH ?x {{ {s} {p} ?any . ?x <{PROV}wasDerivedFrom> ?d }} }}"
+    found = store.query(
+        f"SELECT DISTINCT ?s ?p ?o ?g {{ {{ GRAPH ?g {{ {s} {p} ?o }} BIND({s} AS ?s) }}"
+        f" UNION {{ {{ {graphs} }} GRAPH ?g {{ ?x ?p ?o }} BIND(?x AS ?s) }}"
+        f" UNION {{ {{ {documents} }} GRAPH ?g {{ ?d ?p ?o }} BIND(?d AS ?s) }} }}"
+    )
+    assert isinstance(found, ox.QuerySolutions)
+    return [ox.Quad(row["s"], row["p"] or p, row["o"], row["g"]) for row in found]  # type: ignore[arg-type]
