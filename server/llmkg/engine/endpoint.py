@@ -390,6 +390,7 @@ class PooledStore:
             bindings=tuple(
                 binding(v.value, t) for v, t in (substitutions or {}).items() if not isinstance(t, ox.Triple)
             ),
+            client="",  # the server's own fixed reads: they queue like any query but take no client's share
         )
         answer = self.endpoint.answer(job)
         media_type = answer.content_type.split(";")[0].strip()
