@@ -11,6 +11,7 @@ import errno
 import fcntl
 import hashlib
 import json
+import logging
 import os
 import shutil
 import sys
@@ -32,6 +33,7 @@ CURATED_GRAPH = ox.NamedNode(LLMKG + "CuratedGraph")
 #: Folders whose files are vocabulary (typed as curated graphs by the build itself).
 VOCABULARY_FOLDERS = ("ontology", "shapes")
 #: The whole dataset as files: name -> media type (``llmkg build`` writes them, the server serves them).
+log = logging.getLogger("llmkg.build")
 DUMPS: dict[str, str] = {"llmkg.nq": "application/n-quads", "llmkg.trig": "application/trig"}
 
 Progress = Callable[[Iterable[Path], str], Iterable[Path]]
@@ -267,13 +269,17 @@ def _remove_leftovers(store_dir: Path) -> None:
         shutil.rmtree(leftover, ignore_errors=True)
 
 
-def pin_store(store_dir: Path) -> Path:
+def pin_store(store_dir: Path) -> Path | None:
     """The store as it is now, for a server to keep serving whatever later builds do: hard links to its
     files in a sibling directory (a store's files never change once written; a build writes a new
     directory). Made under the build lock, so never from a store half swapped. :func:`unpin_store`
-    removes it; one whose server died is removed by the next build.
+    removes it; one whose server died is removed by the next build. None when the store's folder is
+    read-only to this process (a deployment's read-only store, which no build of this user can replace).
     """
     store_dir = store_dir.resolve()
+    if not os.access(store_dir.parent, os.W_OK):
+        log.warning("serving %s unpinned: its folder is read-only here, so a rebuild there would be seen", store_dir)
+        return None
     with _build_lock(store_dir):
         for stale in _stale_pins(store_dir):
             shutil.rmtree(stale, ignore_errors=True)
