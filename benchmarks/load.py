@@ -15,14 +15,21 @@ timeout and are sent again as soon as they are stopped (half of them count, half
 and memory run away). Reports p50/p99 of the simple queries in both phases and their ratio, how the
 runaways ended, worker restarts and the peak memory of the server's process tree.
 
+``slow-sockets``: simple queries alone, then while ``--sockets`` connections each send half a request
+head and hold it. Reports p50/p99 of the simple queries in both phases and their ratio, and how the held
+sockets ended (refused at once beyond the connection cap, closed with 408 at the head timeout, or
+still open).
+
     python benchmarks/load.py mix --clients 50 --duration 60 --cache cold
     python benchmarks/load.py isolation --runaways 4 --duration 30 --timeout 10
+    python benchmarks/load.py slow-sockets --sockets 1800 --clients 4 --duration 30
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import itertools
 import json
 import math
@@ -297,6 +304,39 @@ def run_isolation(args: argparse.Namespace) -> dict[str, Any]:
     return report
 
 
+def run_slow_sockets(args: argparse.Namespace) -> dict[str, Any]:
+    report: dict[str, Any] = {"scenario": "slow-sockets", "sockets": args.sockets, "clients": args.clients}
+    with served(args) as (base, _):
+        host, port = base.removeprefix("http://").rsplit(":", 1)
+        simple = unique([LOOKUP], cold=True)
+        alone = asyncio.run(drive(base, simple, clients=args.clients, duration_s=args.duration, max_requests=10**6))
+        held = [socket.create_connection((host, int(port)), timeout=5) for _ in range(args.sockets)]
+        for sock in held:
+            with contextlib.suppress(OSError):
+                sock.sendall(b"GET /health HTTP/1.1\r\nHost: slow\r\n")  # never finished
+        during = asyncio.run(drive(base, simple, clients=args.clients, duration_s=args.duration, max_requests=10**6))
+        report["alone"], report["while_held"] = alone.summary(), during.summary()
+        report["sockets_ended"] = dict(Counter(_how_it_ended(sock) for sock in held))
+        report["health_after"] = workers_of(base)["status"]
+    for key in ("p50_ms", "p99_ms"):
+        a, b = report["alone"][key], report["while_held"][key]
+        report[f"{key.removesuffix('_ms')}_ratio"] = round(b / a, 2) if a and b else None
+    return report
+
+
+def _how_it_ended(sock: socket.socket) -> str:
+    sock.setblocking(False)
+    try:
+        data = sock.recv(64)
+    except BlockingIOError:
+        return "still open"
+    except OSError as error:
+        return type(error).__name__
+    finally:
+        sock.close()
+    return data.split(b"\r\n", 1)[0].decode(errors="replace") or "closed"
+
+
 async def _with_runaways(base: str, args: argparse.Namespace) -> tuple[Tally, dict[str, Any]]:
     """The simple-query load while ``args.runaways`` runaway queries are kept running."""
     ended: Counter[str] = Counter()
@@ -337,13 +377,14 @@ async def _with_runaways(base: str, args: argparse.Namespace) -> tuple[Tally, di
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
-    parser.add_argument("scenario", choices=["mix", "isolation"])
+    parser.add_argument("scenario", choices=["mix", "isolation", "slow-sockets"])
     parser.add_argument("--url", help="drive this running server (loopback only) instead of starting one")
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--duration", type=float, default=60.0, help="seconds per measured phase")
     parser.add_argument("--max-requests", type=int, default=500_000, help="stop a phase after this many requests")
     parser.add_argument("--cache", choices=["cold", "warm", "both"], default="both")
     parser.add_argument("--runaways", type=int, default=4)
+    parser.add_argument("--sockets", type=int, default=1800, help="slow-sockets: connections held half-open")
     parser.add_argument("--timeout", type=float, help="query timeout of the started server (mix 30, isolation 10)")
     parser.add_argument("--skip", type=lambda text: text.split(","), default=[], help="saved queries to leave out")
     parser.add_argument("--workers", type=int, default=4, help="query workers of the started server")
@@ -355,7 +396,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     args.clients = max(1, min(args.clients, MAX_CLIENTS))
     args.max_requests = min(args.max_requests, MAX_REQUESTS)
     args.timeout = args.timeout or (30.0 if args.scenario == "mix" else 10.0)
-    report = run_mix(args) if args.scenario == "mix" else run_isolation(args)
+    scenarios = {"mix": run_mix, "isolation": run_isolation, "slow-sockets": run_slow_sockets}
+    report = scenarios[args.scenario](args)
     text = json.dumps(report, indent=2)
     print(text)
     if args.json:

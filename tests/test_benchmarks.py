@@ -61,6 +61,12 @@ def test_isolation_stops_the_runaways_and_answers_everyone_else(server: RunningS
     assert report["worker_restarts"] >= 1 and report["health_after"] == "ok"
 
 
+def test_held_half_open_sockets_leave_everyone_else_served(server: RunningServer) -> None:
+    report = load.main(["slow-sockets", "--url", server.base, "--clients", "2", "--sockets", "50", "--duration", "2"])
+    assert report["alone"]["errors"] == {} and report["while_held"]["errors"] == {}, report
+    assert sum(report["sockets_ended"].values()) == 50 and report["health_after"] == "ok"
+
+
 def test_only_loopback_servers_are_driven() -> None:
     with pytest.raises(SystemExit, match="loopback"):
         load.main(["mix", "--url", "http://192.0.2.1:8000", "--duration", "1"])
