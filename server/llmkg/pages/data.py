@@ -18,7 +18,8 @@ from typing import Any
 import pyoxigraph as ox
 
 from llmkg.config import ServerSettings, data_root
-from llmkg.kg import audit
+from llmkg.kg import audit, describe
+from llmkg.kg.build import Dataset
 from llmkg.namespaces import PREFERRED_GRAPH, PREFIXES, shorten, text
 from llmkg.pages.linkeddata import IriMap
 from llmkg.sparql.query import check, syntax_error
@@ -96,6 +97,16 @@ class Site:
     @cached_property
     def quads(self) -> list[ox.Quad]:
         return list(self.store)
+
+    @cached_property
+    def version(self) -> str:
+        """The data version (the same content hash the endpoint's ETags and VoID carry)."""
+        return Dataset(quads=self.quads).version
+
+    @cached_property
+    def statistics(self) -> describe.Statistics:
+        """Triples per graph, sources, vocabularies: what the VoID page shows."""
+        return describe.statistics(self.store)
 
     @cached_property
     def _meta_quads(self) -> list[ox.Quad]:

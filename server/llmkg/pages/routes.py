@@ -10,15 +10,17 @@ from typing import Annotated
 
 import pyoxigraph as ox
 from fastapi import APIRouter, FastAPI, Query, Request
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from llmkg.kg import catalog
-from llmkg.pages import boards, compare, editor, kit, licence, resolve
+from llmkg.pages import boards, compare, discovery, editor, kit, licence, resolve
 from llmkg.pages.data import PageSettings, Runner, Site
-from llmkg.pages.kit import base, not_found, page, prefers_json, site_of
+from llmkg.pages.kit import PageRoute, base, not_found, page, prefers_json, site_of
 
 router = APIRouter(include_in_schema=False)
+#: Paths the API serves to programs, answered here with a page when a browser asks (mounted first).
+for_browsers = APIRouter(include_in_schema=False, route_class=PageRoute)
 
 
 def install(
@@ -27,9 +29,11 @@ def install(
     """Add the pages and the Linked Data routes to ``app``, serving ``store``."""
     site = Site(store, settings=settings or PageSettings.from_env(), runner=runner)
     app.state.site = site
+    app.include_router(for_browsers)
     app.include_router(router)
     app.include_router(resolve.router)
     app.include_router(kit.router)
+    app.add_exception_handler(404, kit.not_found_anywhere)
     return site
 
 
@@ -44,12 +48,46 @@ async def home(request: Request) -> Response:
         "queries": catalog.saved_queries(site.settings.data, strict=False),
         "boards": await run_in_threadpool(boards.index, site),
     }
+    context["jsonld"] = discovery.dataset_jsonld(site, base(request))
     return page(request, "home.html", context, headers={"Vary": "Accept"})
 
 
 def _families(site: Site) -> list[str]:
     found = site.select("SELECT DISTINCT ?f WHERE { ?f a llmkg:ModelFamily . FILTER EXISTS { ?m llmkg:inFamily ?f } }")
     return sorted((r["f"].value for r in found), key=site.label)
+
+
+@for_browsers.get("/sparql", response_class=HTMLResponse)
+async def sparql_for_browsers(request: Request) -> Response:
+    """A browser opening the endpoint gets the editor (programs get the Service Description)."""
+    context = await run_in_threadpool(editor.context, site_of(request), None, None)
+    return page(request, "editor.html", context, headers={"Vary": "Accept"})
+
+
+@for_browsers.get("/queries", response_class=HTMLResponse)
+async def queries_for_browsers(request: Request) -> Response:
+    """The saved queries as a table (programs get the JSON list)."""
+    listed = catalog.saved_queries(site_of(request).settings.data, strict=False)
+    return page(request, "queries.html", {"queries": listed}, headers={"Vary": "Accept"})
+
+
+@for_browsers.get("/.well-known/void", response_class=HTMLResponse)
+async def void_for_browsers(request: Request) -> Response:
+    """The VoID description as a page (programs get RDF)."""
+    view = await run_in_threadpool(discovery.void_view, site_of(request), base(request))
+    return page(request, "void.html", {"void": view}, headers={"Vary": "Accept"})
+
+
+@router.get("/sitemap.xml")
+async def sitemap(request: Request) -> Response:
+    paths = await run_in_threadpool(discovery.sitemap_paths, site_of(request))
+    body = kit.templates.get_template("sitemap.xml").render(root=base(request), paths=paths)
+    return Response(body, media_type="application/xml")
+
+
+@router.get("/robots.txt")
+async def robots(request: Request) -> Response:
+    return PlainTextResponse(discovery.robots(base(request)))
 
 
 @router.get("/editor", response_class=HTMLResponse)
