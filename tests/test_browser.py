@@ -191,3 +191,16 @@ def test_entity_as_rdf(served: tuple[str, Site], page: Page, accept: str, fmt: s
         data.parse(data=response.body(), format=fmt)
     subject = rdflib.URIRef(ID + path.removeprefix("id/"))
     assert len(list(data.quads((subject, None, None, None)))) > 0
+
+
+def test_search_suggests_as_you_type_and_leads_to_the_page(served: tuple[str, Site], page: Page) -> None:
+    base, site = served
+    models = site.select("SELECT DISTINCT ?m WHERE { GRAPH ?g { ?m a llmkg:Model } }")
+    label = site.label(max((r["m"] for r in models), key=lambda m: len(site.label(m))))  # the longest name
+    page.goto(base)
+    page.locator("#site-q").press_sequentially(label.lower()[:-1], delay=20)
+    first = page.locator("#site-suggestions a").first
+    expect(first).to_contain_text(label)
+    shot(page, "search-suggestions")
+    first.click()
+    expect(page.locator("h1")).to_have_text(label)

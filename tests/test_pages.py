@@ -164,3 +164,41 @@ def test_home_page_answers_programs_with_json(client: TestClient) -> None:
     assert response.headers["content-type"] == "application/json" and response.headers["vary"] == "Accept"
     assert response.json()["sparql"] == "http://testserver/sparql"
     assert client.get("/", headers={"Accept": "*/*"}).headers["content-type"].startswith("text/html")
+
+
+@pytest.mark.parametrize(
+    ("query", "first", "field", "match"),
+    [
+        ("Test Small", "Test Small", "name", "exact"),
+        ("test small", "Test Small", "name", "exact"),
+        ("test-org/Test-Small-Instruct", "Test Small Instruct", "Hugging Face repository", "exact"),
+        ("test-org/small-chat", "Test Small Instruct", "former Hugging Face repository", "exact"),
+        ("smallie", "Test Small Instruct", "alternative name", "exact"),
+        ("Test S", "Test Small", "name", "starts with"),
+        ("suite", "Test Suite", "name", "word starts with"),
+        ("mall", "Test Small", "name", "contains"),
+    ],
+)
+def test_search_finds_names_repositories_and_benchmarks_best_first(
+    client: TestClient, query: str, first: str, field: str, match: str
+) -> None:
+    found = client.get("/search", params={"q": query}, headers={"Accept": "application/json"}).json()["results"]
+    assert found, query
+    assert (found[0]["label"], found[0]["field"], found[0]["match"]) == (first, field, match)
+    ranks = [["exact", "starts with", "word starts with", "contains"].index(h["match"]) for h in found]
+    assert ranks == sorted(ranks), "better matches come first"
+    assert found[0]["url"].startswith("http://testserver/id/")
+
+
+def test_search_page_works_as_a_plain_form(client: TestClient) -> None:
+    home = client.get("/").text
+    form = re.search(r'<form class="site-search"[^>]*action="([^"]+)"[^>]*method="get"', home)
+    assert form and form.group(1) == "http://testserver/search"
+    page = client.get("/search", params={"q": "test small"})
+    assert page.headers["content-type"].startswith("text/html")
+    cells = text(page.text)
+    assert cells.index("Test Small model") < cells.index("Test Small Instruct checkpoint")
+    assert 'href="http://testserver/id/model/small"' in page.text
+    assert "0 matches" in text(client.get("/search", params={"q": "no such thing"}).text)
+    assert client.get("/search", params={"q": "small", "format": "json", "limit": 1}).json()["results"][0]["label"]
+    assert client.get("/search", params={"q": "x" * 201}).status_code in (400, 422)

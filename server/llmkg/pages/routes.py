@@ -14,7 +14,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Res
 from starlette.concurrency import run_in_threadpool
 
 from llmkg.kg import catalog
-from llmkg.pages import boards, compare, discovery, editor, kit, licence, resolve
+from llmkg.pages import boards, compare, discovery, editor, kit, licence, resolve, search
 from llmkg.pages.data import PageSettings, Runner, Site
 from llmkg.pages.kit import PageRoute, base, not_found, page, prefers_json, site_of
 
@@ -88,6 +88,22 @@ async def sitemap(request: Request) -> Response:
 @router.get("/robots.txt")
 async def robots(request: Request) -> Response:
     return PlainTextResponse(discovery.robots(base(request)))
+
+
+@router.get("/search", response_class=HTMLResponse)
+async def find(
+    request: Request,
+    q: Annotated[str, Query(max_length=search.MAX_QUERY)] = "",
+    limit: Annotated[int | None, Query(ge=1, le=1000)] = None,
+    format: str | None = None,
+) -> Response:
+    """Things whose names match ``q``, best first: a page, or JSON for programs (and the suggestions)."""
+    site = site_of(request)
+    hits = await run_in_threadpool(search.search, site, q, limit)
+    if format == "json" or (format is None and prefers_json(request)):
+        results = [h.as_dict(kit.href(request, h.iri)) for h in hits]
+        return JSONResponse({"query": q, "results": results}, headers={"Vary": "Accept"})
+    return page(request, "search.html", {"q": q, "hits": hits}, headers={"Vary": "Accept"})
 
 
 @router.get("/editor", response_class=HTMLResponse)
