@@ -6,7 +6,9 @@ both). Screenshots of the main pages go to test-artifacts/.
 
 from __future__ import annotations
 
+import csv
 import importlib.util
+import json
 import socket
 import threading
 import time
@@ -204,3 +206,46 @@ def test_search_suggests_as_you_type_and_leads_to_the_page(served: tuple[str, Si
     shot(page, "search-suggestions")
     first.click()
     expect(page.locator("h1")).to_have_text(label)
+
+
+def shown_table(page: Page, selector: str) -> list[list[str]]:
+    """The header and visible rows of a table as a person sees them (whitespace collapsed)."""
+    rows: list[list[str]] = page.evaluate(
+        """(s) => { const t = document.querySelector(s);
+             const clean = (c) => c.textContent.replace(/\\s+/g, ' ').trim();
+             const head = Array.from(t.tHead.rows[t.tHead.rows.length - 1].cells).map(clean);
+             return [head].concat(Array.from(t.tBodies[0].rows).map((r) => Array.from(r.cells).map(clean))); }""",
+        selector,
+    )
+    return rows
+
+
+def test_model_index_sorts_filters_and_downloads_what_it_shows(served: tuple[str, Site], page: Page) -> None:
+    base, _ = served
+    page.goto(base + "models")
+    shot(page, "models")
+    header = page.locator("#models thead th").filter(has_text="total params")
+    header.locator("button.sort").click()
+    header.locator("button.sort").click()  # twice: largest first
+    expect(header).to_have_attribute("aria-sort", "descending")
+    sizes = page.eval_on_selector_all(
+        "#models tbody tr td:nth-child(6)", "(cells) => cells.map((c) => c.dataset.sort || '')"
+    )
+    numbers = [int(s) for s in sizes if s]
+    assert numbers and numbers == sorted(numbers, reverse=True)
+    assert sizes[: len(numbers)] == [str(n) for n in numbers], "empty cells come last"
+    shown = shown_table(page, "#models")
+    with page.expect_download() as fetched:
+        page.locator("button.download-csv").first.click()
+    path = fetched.value.path()
+    assert path is not None
+    with open(path, newline="", encoding="utf-8") as downloaded:
+        assert list(csv.reader(downloaded)) == shown
+    with page.expect_download() as fetched:
+        page.locator("button.download-json").first.click()
+    objects = json.loads(Path(str(fetched.value.path())).read_text(encoding="utf-8"))
+    assert [list(o.values()) for o in objects] == shown[1:] and list(objects[0]) == shown[0]
+    page.locator("details[data-facet=kind] a.facet", has_text="checkpoint").click()
+    expect(page.locator("details[data-facet=kind] a.facet.on")).to_have_text("checkpoint")
+    kinds = {row[1] for row in shown_table(page, "#models")[1:]}
+    assert kinds == {"checkpoint"}

@@ -202,3 +202,35 @@ def test_search_page_works_as_a_plain_form(client: TestClient) -> None:
     assert "0 matches" in text(client.get("/search", params={"q": "no such thing"}).text)
     assert client.get("/search", params={"q": "small", "format": "json", "limit": 1}).json()["results"][0]["label"]
     assert client.get("/search", params={"q": "x" * 201}).status_code in (400, 422)
+
+
+def index_rows(html: str) -> dict[str, list[str]]:
+    """The model index's rows: name -> the text of each cell."""
+    body = html.split('id="models"', 1)[1].split("<tbody>", 1)[1].split("</tbody>", 1)[0]
+    rows = [re.findall(r"<td[^>]*>(.*?)</td>", row, re.DOTALL) for row in body.split("</tr>")[:-1]]
+    return {text(cells[0]): [text(c) for c in cells] for cells in rows}
+
+
+def test_model_index_lists_every_model_and_checkpoint_with_preferred_values(client: TestClient) -> None:
+    html = client.get("/models").text
+    rows = index_rows(html)
+    assert set(rows) == {"Test Small", "Test Big", "Test Small Instruct", "Test Big Instruct"}
+    assert rows["Test Small"][1:4] == ["model", "Test family", ""]
+    assert rows["Test Small"][5] == "7 B", "the preferred value (primary source), not the blog's"
+    assert rows["Test Small Instruct"][5] == "7 B" and rows["Test Small Instruct"][2] == "Test family"
+    assert re.search(r'<td class="num inherited" data-sort="7000000000">7 B</td>', html), "shown as the model's"
+    assert 'href="http://testserver/id/checkpoint/small-instruct"' in html
+
+
+def test_model_index_facets_count_and_filter(client: TestClient) -> None:
+    html = client.get("/models").text
+    kinds = dict(re.findall(r'class="facet">(model|checkpoint)</a> <span class="count">(\d+)', html))
+    assert kinds == {"model": "2", "checkpoint": "2"}
+    link = re.search(r'href="http://testserver/models\?([^"]*)" class="facet">model<', html)
+    assert link
+    filtered = client.get("/models?" + unescape(link.group(1))).text
+    assert set(index_rows(filtered)) == {"Test Small", "Test Big"}
+    assert 'class="facet on" aria-current="true">model<' in filtered and "2 of 4 shown" in text(filtered)
+    family = client.get("/models", params={"family": "https://w3id.org/llmkg/id/family/fam", "kind": "checkpoint"})
+    assert set(index_rows(family.text)) == {"Test Small Instruct", "Test Big Instruct"}, "checkpoints take the family"
+    assert index_rows(client.get("/models", params={"family": "https://example.org/none"}).text) == {}

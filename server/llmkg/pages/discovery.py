@@ -21,7 +21,7 @@ from llmkg.pages.data import Site
 #: Kinds of things that get a line in the sitemap (the rest is reached from their pages).
 LISTED_TYPES = ("ModelFamily", "Model", "Checkpoint", "Benchmark", "SourceDocument", "Licence", "Organization")
 #: Pages with no IRI of the graph behind them, listed in the sitemap after the home page.
-SITE_PAGES = ("leaderboards", "editor", "queries", "sources", "conflicts", "audit", "ontology")
+SITE_PAGES = ("models", "leaderboards", "editor", "queries", "sources", "conflicts", "audit", "ontology")
 #: What crawlers leave alone: query answers (endless and costly), dumps and the graph store.
 ROBOTS_DISALLOW = ("/sparql?", "/editor?", "/queries/", "/rdf-graphs", "/dumps/", "/search?")
 

@@ -14,7 +14,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Res
 from starlette.concurrency import run_in_threadpool
 
 from llmkg.kg import catalog
-from llmkg.pages import boards, compare, discovery, editor, kit, licence, resolve, search
+from llmkg.pages import boards, compare, discovery, editor, kit, licence, models, resolve, search
 from llmkg.pages.data import PageSettings, Runner, Site
 from llmkg.pages.kit import PageRoute, base, not_found, page, prefers_json, site_of
 
@@ -104,6 +104,15 @@ async def find(
         results = [h.as_dict(kit.href(request, h.iri)) for h in hits]
         return JSONResponse({"query": q, "results": results}, headers={"Vary": "Accept"})
     return page(request, "search.html", {"q": q, "hits": hits}, headers={"Vary": "Accept"})
+
+
+@router.get("/models", response_class=HTMLResponse)
+async def model_index(request: Request) -> Response:
+    """Every model and checkpoint with the facts people compare; facets filter (``?family=IRI&year=2025``)."""
+    chosen = {name: request.query_params.getlist(name) for name in models.FACETS}
+    view = await run_in_threadpool(models.index, site_of(request), chosen)
+    helpers = {"toggled": models.toggled, "size": models.size, "open_weights": models.open_weights_of}
+    return page(request, "models.html", {"index": view, **helpers})
 
 
 @router.get("/editor", response_class=HTMLResponse)
