@@ -249,3 +249,46 @@ def test_model_index_sorts_filters_and_downloads_what_it_shows(served: tuple[str
     expect(page.locator("details[data-facet=kind] a.facet.on")).to_have_text("checkpoint")
     kinds = {row[1] for row in shown_table(page, "#models")[1:]}
     assert kinds == {"checkpoint"}
+
+
+def test_long_tables_are_paged_and_every_table_downloads_as_csv(served: tuple[str, Site], page: Page) -> None:
+    base, _ = served
+    page.goto(base + "sources")
+    rows = page.locator("table.data-table tbody tr")
+    total = rows.count()
+    if total <= 50:
+        pytest.skip("fewer than 51 sources: nothing to page")
+    expect(page.locator("tbody tr:visible")).to_have_count(50)
+    pager = page.locator(".pager")
+    expect(pager.locator(".where")).to_have_text(f"rows 1 to 50 of {total}")
+    pager.locator("button.next").click()
+    expect(pager.locator(".where")).to_have_text(f"rows 51 to {min(100, total)} of {total}")
+    with page.expect_download() as fetched:
+        page.locator("button.download-csv").click()
+    with open(str(fetched.value.path()), newline="", encoding="utf-8") as downloaded:
+        assert list(csv.reader(downloaded)) == shown_table(page, "table.data-table"), "all rows, in the order shown"
+
+
+def test_cross_family_comparison_adds_removes_and_transposes(served: tuple[str, Site], page: Page) -> None:
+    base, site = served
+    families = site.select(
+        "SELECT ?f (SAMPLE(?m) AS ?one) WHERE { GRAPH ?g { ?m a llmkg:Model ; llmkg:inFamily ?f } } GROUP BY ?f"
+    )
+    if len(families) < 2:
+        pytest.skip("one family only")
+    first, second = (site.label(r["one"]) for r in families[:2])
+    page.goto(base + "compare")
+    for name in (first, second):
+        page.locator("#compare-add").select_option(label=f"{name} (model)")
+        page.locator("form.compare-add button").click()
+    heads = page.locator("table.compare").first.locator("thead th")
+    expect(heads).to_have_count(3)
+    expect(heads.nth(1)).to_contain_text(first)
+    expect(heads.nth(2)).to_contain_text(second)
+    shared = page.locator("input.share").input_value()
+    assert shared == page.url, "the address to share is the page's own"
+    page.locator("#transpose").click()
+    expect(page.locator("table.compare").first.locator("tbody th").nth(0)).to_contain_text(first)
+    shot(page, "compare-chosen")
+    page.get_by_label(f"remove {first}").first.click()
+    expect(page.locator("table.compare").first.locator("tbody tr")).to_have_count(1)

@@ -234,3 +234,52 @@ def test_model_index_facets_count_and_filter(client: TestClient) -> None:
     family = client.get("/models", params={"family": "https://w3id.org/llmkg/id/family/fam", "kind": "checkpoint"})
     assert set(index_rows(family.text)) == {"Test Small Instruct", "Test Big Instruct"}, "checkpoints take the family"
     assert index_rows(client.get("/models", params={"family": "https://example.org/none"}).text) == {}
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/sources", "/conflicts", "/audit", "/leaderboards", "/leaderboards/suite", "/compare/fam", "/models",
+     "/queries", "/id/checkpoint/small-instruct", "/graph/test/card", "/search?q=test",
+     "/compare?m=model:small&m=model:big"],
+)  # fmt: skip
+def test_every_table_is_a_data_table_with_a_header(client: TestClient, path: str) -> None:
+    """static/tables.js makes these sortable and downloadable: it needs the marker class and a <thead>."""
+    html = client.get(path, headers={"Accept": "text/html"}).text
+    tables = re.findall(r"<table[^>]*>.*?</table>", html, re.DOTALL)
+    listed = [t for t in tables if 'class="facts' not in t[:60]]
+    assert listed, path
+    for table in listed:
+        assert "data-table" in table[:120] and "<thead>" in table and "data-name=" in table[:160], table[:200]
+    assert 'src="http://testserver/static/tables.js"' in html
+
+
+def test_any_models_side_by_side_with_a_shareable_address(client: TestClient) -> None:
+    html = client.get("/compare", params=[("m", "model:small"), ("m", "checkpoint:big-instruct")]).text
+    header = re.search(r"<thead>(.*?)</thead>", html, re.DOTALL)
+    assert header and text(header.group(1)).startswith("property Test Small ✕ Test Big Instruct ✕")
+    scores = text(html.split("Benchmark scores", 1)[1])
+    assert "61.5 80.25" in scores, "each column has its own scores: a model's checkpoints', a checkpoint's own"
+    assert 'value="http://testserver/compare?m=model%3Asmall&amp;m=checkpoint%3Abig-instruct"' in html
+    remove = re.search(r'href="http://testserver/compare\?([^"]*)"[^>]*aria-label="remove Test Small"', html)
+    assert remove and unescape(remove.group(1)) == "m=checkpoint%3Abig-instruct"
+    assert '<option value="model:big">' in html and '<option value="model:small">' not in html
+
+
+def test_a_comparison_transposes(client: TestClient) -> None:
+    html = client.get("/compare", params={"m": ["model:small", "model:big"], "t": "1"}).text
+    header = re.search(r"<thead>(.*?)</thead>", html, re.DOTALL)
+    assert header and text(header.group(1)) == "model total parameters"
+    body = text(html.split("<tbody>", 1)[1].split("</tbody>", 1)[0])
+    order = [body.index(t) for t in ("Test Small", "7,000,000,000", "Test Big", "70,000,000,000")]
+    assert order == sorted(order), "one row per model"
+
+
+@pytest.mark.parametrize(
+    ("given", "says"),
+    [("model:nope", "no model or checkpoint"), ("nope:x", "neither an IRI nor a prefixed name"),
+     ("https://w3id.org/llmkg/id/family/fam", "no model or checkpoint")],
+)  # fmt: skip
+def test_comparing_what_is_not_a_model_is_a_clear_400(client: TestClient, given: str, says: str) -> None:
+    answer = client.get("/compare", params={"m": given})
+    assert answer.status_code == 400 and says in unescape(answer.text)
+    assert client.get("/compare", params={"m": ["model:small"] * 13}).status_code == 400

@@ -14,6 +14,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Res
 from starlette.concurrency import run_in_threadpool
 
 from llmkg.kg import catalog
+from llmkg.namespaces import shorten
 from llmkg.pages import boards, compare, discovery, editor, kit, licence, models, resolve, search
 from llmkg.pages.data import PageSettings, Runner, Site
 from llmkg.pages.kit import PageRoute, base, not_found, page, prefers_json, site_of
@@ -145,6 +146,26 @@ async def leaderboard(request: Request, slug: str) -> Response:
     return page(request, "leaderboard.html", {"board": board})
 
 
+@router.get("/compare", response_class=HTMLResponse)
+async def compare_chosen(
+    request: Request,
+    m: Annotated[list[str] | None, Query(max_length=500)] = None,
+    t: bool = False,
+) -> Response:
+    """Any models side by side (``?m=model:llama-4-maverick&m=model:llama-3.1-405b``); ``t=1`` transposes."""
+    site = site_of(request)
+    given = m or []
+    try:
+        view = await run_in_threadpool(compare.chosen, site, given)
+    except compare.ChoiceError as error:
+        problem = {"title": "Cannot compare these models", "detail": str(error)}
+        return page(request, "error.html", problem, status=400)
+    options = await run_in_threadpool(compare.candidates, site)
+    names = [shorten(ox.NamedNode(iri)) for iri, _ in view.models]
+    context = {"chosen": names, "transposed": t, "options": options, "link": compare.link}
+    return page(request, "compare.html", {"cmp": view, **context})
+
+
 @router.get("/compare/{slug}", response_class=HTMLResponse)
 async def family(request: Request, slug: str) -> Response:
     """The variants of a family side by side."""
@@ -153,7 +174,8 @@ async def family(request: Request, slug: str) -> Response:
     view = await run_in_threadpool(compare.comparison, site, iri)
     if not view.models:
         return not_found(request, f"No family <{iri}> with members.")
-    return page(request, "compare.html", {"cmp": view})
+    choose = [shorten(ox.NamedNode(iri)) for iri, _ in view.models]
+    return page(request, "compare.html", {"cmp": view, "family_link": compare.link(choose), "chosen": None})
 
 
 @router.get("/conflicts", response_class=HTMLResponse)

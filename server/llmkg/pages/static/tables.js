@@ -89,7 +89,7 @@
     page = Math.max(0, Math.min(page, pages - 1));
     rows.forEach(function (row, i) { row.hidden = Math.floor(i / size) !== page; });
     pager.hidden = false;
-    pager.querySelector(".where").textContent = "rows " + (page * size + 1) + "–" +
+    pager.querySelector(".where").textContent = "rows " + (page * size + 1) + " to " +
       Math.min(rows.length, (page + 1) * size) + " of " + rows.length;
     pager.querySelector(".previous").disabled = page === 0;
     pager.querySelector(".next").disabled = page === pages - 1;
