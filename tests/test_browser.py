@@ -292,3 +292,26 @@ def test_cross_family_comparison_adds_removes_and_transposes(served: tuple[str, 
     shot(page, "compare-chosen")
     page.get_by_label(f"remove {first}").first.click()
     expect(page.locator("table.compare").first.locator("tbody tr")).to_have_count(1)
+
+
+def test_from_search_to_a_models_size_and_its_source(served: tuple[str, Site], page: Page) -> None:
+    """The path a person takes: type a model's name, open it, read its size on the card, open the source."""
+    base, site = served
+    sized = site.select(
+        "SELECT ?m WHERE { GRAPH <https://w3id.org/llmkg/graph/preferred> { ?m a llmkg:Model ;"
+        " llmkg:activeParameters ?a ; llmkg:totalParameters ?t } } ORDER BY ?m LIMIT 1"
+    )
+    if not sized:
+        pytest.skip("no model with active and total parameters")
+    label = site.label(sized[0]["m"])
+    page.goto(base)
+    page.locator("#site-q").fill(label)
+    page.locator("#site-suggestions a").first.click()
+    card = page.locator(".summary-card")
+    expect(card.locator("dt").first).to_have_text("Parameters")
+    expect(card.locator("dd").first).to_contain_text("total")
+    shot(page, "entity-card")
+    card.locator("dt a").first.click()
+    expect(page.locator("#prop-llmkg-activeParameters")).to_be_in_viewport()
+    card.locator("dd").first.locator("a.badge").first.click()
+    expect(page.locator(".types")).to_contain_text("source")

@@ -34,7 +34,7 @@ def text(html: str) -> str:
 
 def test_entity_page_shows_each_value_with_its_sources(client: TestClient) -> None:
     html = client.get("/id/model/small").text
-    assert 'class="badge source primary" href="http://testserver/id/source/card-v1"' in html
+    assert 'class="badge source primary first-party" href="http://testserver/id/source/card-v1"' in html
     assert "@aaaaaaa" in html and "Model table" in html  # version and place in the document
     assert 'class="badge curated"' in html  # identity comes from a curated graph
 
@@ -283,3 +283,34 @@ def test_comparing_what_is_not_a_model_is_a_clear_400(client: TestClient, given:
     answer = client.get("/compare", params={"m": given})
     assert answer.status_code == 400 and says in unescape(answer.text)
     assert client.get("/compare", params={"m": ["model:small"] * 13}).status_code == 400
+
+
+def summary_card(html: str) -> str:
+    found = re.search(r'<section class="summary-card".*?</section>', html, re.DOTALL)
+    assert found, "no summary card"
+    return found.group(0)
+
+
+def test_entity_page_answers_first_with_a_summary_card(client: TestClient) -> None:
+    html = client.get("/id/model/small").text
+    card = summary_card(html)
+    assert html.index(card) < html.index('<section class="group">'), "the card comes before the details"
+    facts = dict(re.findall(r'<dt><a href="#([^"]+)">([^<]+)</a></dt>', card))
+    assert facts == {"prop-llmkg-totalParameters": "Parameters", "prop-llmkg-inFamily": "Family"}
+    for anchor in facts:
+        assert f'id="{anchor}"' in html, "each card line leads to its detailed row"
+    words = text(card)
+    assert "total 7,000,000,000 (7 B) card-v1" in words, "the preferred value with its source"
+    assert "8,000,000,000" not in words, "the card shows the preferred value only"
+
+
+def test_badges_put_primary_first_party_sources_first_and_a_legend_explains_them(client: TestClient) -> None:
+    html = client.get("/id/model/big").text
+    row = re.search(r'id="prop-llmkg-totalParameters".*?</tr>', html, re.DOTALL)
+    assert row
+    badges = re.findall(r'class="badge source ([^"]+)" href="http://testserver/id/source/([^"]+)"', row.group(0))
+    assert badges == [("primary first-party", "card-v1"), ("secondary", "blog")]
+    legend = re.search(r'<details class="legend">.*?</details>', html, re.DOTALL)
+    assert legend
+    for style in ("source primary first-party", "source primary", "curated", "source secondary"):
+        assert f'class="badge {style}"' in legend.group(0)

@@ -20,7 +20,7 @@ import pyoxigraph as ox
 from llmkg.config import ServerSettings, data_root
 from llmkg.kg import audit, describe
 from llmkg.kg.build import Dataset
-from llmkg.namespaces import PREFERRED_GRAPH, PREFIXES, shorten, text
+from llmkg.namespaces import LLMKG, PREFERRED_GRAPH, PREFIXES, shorten, text
 from llmkg.pages.linkeddata import IriMap
 from llmkg.sparql.query import check, syntax_error
 
@@ -102,6 +102,15 @@ class Site:
     def version(self) -> str:
         """The data version (the same content hash the endpoint's ETags and VoID carry)."""
         return Dataset(quads=self.quads).version
+
+    @cached_property
+    def documents(self) -> dict[str, dict[str, str]]:
+        """Of each source document: its party, evidence, arXiv id and DOI (local names and lexical values)."""
+        found: dict[str, dict[str, str]] = defaultdict(dict)
+        for name in ("party", "evidence", "arxivId", "doi"):
+            for q in self.store.quads_for_pattern(None, ox.NamedNode(LLMKG + name), None, None):
+                found[text(q.subject)][name] = text(q.object).removeprefix(LLMKG)
+        return dict(found)
 
     @cached_property
     def statistics(self) -> describe.Statistics:
