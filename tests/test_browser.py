@@ -315,3 +315,17 @@ def test_from_search_to_a_models_size_and_its_source(served: tuple[str, Site], p
     expect(page.locator("#prop-llmkg-activeParameters")).to_be_in_viewport()
     card.locator("dd").first.locator("a.badge").first.click()
     expect(page.locator(".types")).to_contain_text("source")
+
+
+def test_cite_gives_bibtex_and_csl_json_for_the_served_version(served: tuple[str, Site], page: Page) -> None:
+    base, site = served
+    page.goto(base + "models")
+    page.locator("footer details.cite-control summary").click()
+    shown = page.locator("footer pre.bibtex")
+    expect(shown).to_be_visible()
+    expect(shown).to_contain_text(f"version = {{{site.version}}}")
+    with page.expect_download() as fetched:
+        page.locator("footer .citation a[href$='format=bibtex']").click()
+    assert Path(str(fetched.value.path())).read_text(encoding="utf-8").strip() == shown.inner_text().strip()
+    csl = json.loads(page.locator("footer pre.csl-json").inner_text())
+    assert csl[0]["version"] == site.version and csl[0]["title"]

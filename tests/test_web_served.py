@@ -8,12 +8,15 @@ from collections.abc import Iterator
 from xml.etree import ElementTree
 
 import pytest
+import yaml
 from fastapi.testclient import TestClient
 
+from llmkg import __version__
 from llmkg.app import create_app
 from llmkg.config import ServerSettings
-from llmkg.namespaces import sparql_prefixes
-from tests.web_support import mini_store
+from llmkg.namespaces import BASE, sparql_prefixes
+from llmkg.pages import discovery
+from tests.web_support import REPO, mini_store
 
 SETTINGS = ServerSettings(workers=1, query_timeout_s=5.0, cache_entries=4)
 
@@ -119,3 +122,36 @@ def test_sitemap_lists_pages_that_exist_and_robots_points_to_it(client: TestClie
         assert client.get(location.removeprefix("http://testserver"), headers=BROWSER).status_code == 200, location
     robots = client.get("/robots.txt").text
     assert "Sitemap: http://testserver/sitemap.xml" in robots and "Disallow: /sparql?" in robots
+
+
+def test_the_cite_control_names_the_data_version_the_server_serves(client: TestClient) -> None:
+    served = client.get("/version").json()["data"]
+    csl = client.get("/cite", params={"format": "csl-json"})
+    assert csl.headers["content-type"].startswith("application/vnd.citationstyles.csl+json")
+    (item,) = csl.json()
+    assert item["version"] == served and item["type"] == "dataset" and item["author"]
+    bib = client.get("/cite", params={"format": "bibtex"}).text
+    assert bib.startswith("@misc{") and f"version = {{{served}}}" in bib and bib.count("{") == bib.count("}")
+    footer = client.get("/id/model/small", headers=BROWSER).text.split("<footer>", 1)[1]
+    assert '<details class="cite-control">' in footer and served in footer and "CC BY 4.0" in footer
+    assert client.get("/cite", params={"format": "ris"}).status_code == 400
+
+
+def test_a_source_document_can_be_cited_from_its_page(client: TestClient) -> None:
+    html = client.get("/id/source/card-v1", headers=BROWSER).text
+    assert "Cite this source" in html and "title = {{Test model card}}" in html
+    bib = client.get("/cite", params={"of": "https://w3id.org/llmkg/id/source/card-v1", "format": "bibtex"}).text
+    assert "year = {2025}" in bib and "version = {aaaaaaa}" in bib
+    missing = client.get("/cite", params={"of": "https://w3id.org/llmkg/id/source/none"}, headers=BROWSER)
+    assert missing.status_code == 404
+
+
+def test_citation_cff_agrees_with_what_the_server_says() -> None:
+    """CITATION.cff and kg/dataset.ttl state the title, creators and licence each; they must not drift apart."""
+    cff = yaml.safe_load((REPO / "CITATION.cff").read_text(encoding="utf-8"))
+    about = discovery.about(BASE + "dataset")
+    assert cff["cff-version"] == "1.2.0" and cff["type"] == "dataset"
+    assert cff["title"] == about.title and cff["abstract"] == about.description
+    assert [a["name"] for a in cff["authors"]] == list(about.creators)
+    assert [discovery.licence_name(url) for url in about.licences] == ["CC BY 4.0"] and cff["license"] == "CC-BY-4.0"
+    assert cff["version"] == __version__ and cff["url"] == BASE

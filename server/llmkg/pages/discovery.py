@@ -38,6 +38,7 @@ class About:
     description: str
     licences: tuple[str, ...]
     keywords: tuple[str, ...]
+    creators: tuple[str, ...]
 
 
 @cache
@@ -53,6 +54,7 @@ def about(dataset: str) -> About:
         description=(values(DCTERMS + "description") or [""])[0],
         licences=tuple(dict.fromkeys(values(DCTERMS + "license", SCHEMA + "license"))),
         keywords=tuple(values(DCAT + "keyword")),
+        creators=tuple(values(DCTERMS + "creator")),
     )
 
 
@@ -79,6 +81,7 @@ def dataset_jsonld(site: Site, root: str) -> dict[str, Any]:
         "version": __version__,
         "license": list(facts.licences),
         "keywords": list(facts.keywords),
+        "creator": [{"@type": "Organization", "name": name} for name in facts.creators],
         "isAccessibleForFree": True,
         "distribution": [
             {"@type": "DataDownload", "encodingFormat": media, "contentUrl": root + "dumps/" + name}

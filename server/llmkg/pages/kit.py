@@ -21,7 +21,7 @@ from starlette.types import Scope
 from llmkg import __version__
 from llmkg.kg.build import DUMPS
 from llmkg.namespaces import expand
-from llmkg.pages import discovery, entity
+from llmkg.pages import cite, discovery, entity
 from llmkg.pages.data import Site
 from llmkg.pages.linkeddata import HTML, alternates, choose
 from llmkg.sparql.formats import best
@@ -76,6 +76,9 @@ def page(
         "charts": site.settings.has("chart.umd.min.js"),
         "alternates": alternates,
         "anchor": entity.anchor,
+        "citation": lambda: cite.dataset(site, root),
+        "bibtex": cite.bibtex,
+        "csl_json": cite.csl_json,
         "licences": [(u, discovery.licence_name(u)) for u in discovery.about(discovery.dataset_iri(site)).licences],
     }
     response = templates.TemplateResponse(request, template, {**helpers, **context}, status_code=status)

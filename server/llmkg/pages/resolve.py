@@ -19,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 
 from llmkg.kg import catalog
 from llmkg.namespaces import GRAPH, PREFIXES
-from llmkg.pages import boards, entity, linkeddata
+from llmkg.pages import boards, cite, entity, linkeddata
 from llmkg.pages.data import Site
 from llmkg.pages.kit import base, not_found, page, site_of
 from llmkg.pages.linkeddata import HTML, ONTOLOGY_GRAPH, SHAPES_GRAPHS
@@ -148,6 +148,7 @@ def _entity_page(request: Request, site: Site, iri: str) -> HTMLResponse:
         "results": boards.results_of(site, iri) if view.has_type("Checkpoint") or view.has_type("Model") else [],
         "graphs": entity.source_graphs(site, iri) if view.has_type("SourceDocument") else [],
         "revisions": entity.revisions(site, iri) if view.has_type("SourceDocument") else [],
+        "cited": cite.document(site, iri) if view.has_type("SourceDocument") else None,
     }
     return page(request, "entity.html", {"view": view, **extra})
 

@@ -15,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 
 from llmkg.kg import catalog
 from llmkg.namespaces import shorten
-from llmkg.pages import boards, compare, discovery, editor, kit, licence, models, resolve, search
+from llmkg.pages import boards, cite, compare, discovery, editor, kit, licence, models, resolve, search
 from llmkg.pages.data import PageSettings, Runner, Site
 from llmkg.pages.kit import PageRoute, base, not_found, page, prefers_json, site_of
 
@@ -114,6 +114,25 @@ async def model_index(request: Request) -> Response:
     view = await run_in_threadpool(models.index, site_of(request), chosen)
     helpers = {"toggled": models.toggled, "size": models.size, "open_weights": models.open_weights_of}
     return page(request, "models.html", {"index": view, **helpers})
+
+
+@router.get("/cite", response_class=HTMLResponse)
+async def citation(request: Request, format: str | None = None, of: str | None = None) -> Response:
+    """How to cite the dataset (or, with ``of=IRI``, a source document): a page, BibTeX or CSL-JSON."""
+    site = site_of(request)
+    found = await run_in_threadpool(cite.document, site, of) if of else cite.dataset(site, base(request))
+    if found is None:
+        return not_found(request, f"No source document <{of}> with a title to cite.")
+    writers = {"bibtex": (cite.bibtex, cite.BIBTEX), "csl-json": (cite.csl_json, cite.CSL_JSON)}
+    if format in writers:
+        write, media = writers[format]
+        disposition = f'inline; filename="{found.key}.{"bib" if format == "bibtex" else "json"}"'
+        return Response(write(found), media_type=media, headers={"Content-Disposition": disposition})
+    if format is not None:
+        return page(
+            request, "error.html", {"title": "Unknown format", "detail": "format is bibtex or csl-json"}, status=400
+        )
+    return page(request, "cite.html", {"cited": found, "of": of})
 
 
 @router.get("/editor", response_class=HTMLResponse)
