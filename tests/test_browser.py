@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import importlib.util
 import json
+import re
 import socket
 import threading
 import time
@@ -329,3 +330,17 @@ def test_cite_gives_bibtex_and_csl_json_for_the_served_version(served: tuple[str
     assert Path(str(fetched.value.path())).read_text(encoding="utf-8").strip() == shown.inner_text().strip()
     csl = json.loads(page.locator("footer pre.csl-json").inner_text())
     assert csl[0]["version"] == site.version and csl[0]["title"]
+
+
+def test_a_property_name_on_an_entity_page_leads_to_its_ontology_section(served: tuple[str, Site], page: Page) -> None:
+    base, _ = served
+    page.goto(base + "models")
+    page.locator("#models tbody a").first.click()
+    name = page.locator("table.facts th[scope=row] a[href*='/ontology#']").first
+    fragment = (name.get_attribute("href") or "").split("#", 1)[1]
+    name.click()
+    section = page.locator(f"[id='{fragment}']")
+    expect(section).to_be_in_viewport()
+    local = fragment.split("-", 1)[-1]  # llmkg terms by their fragment, others by prefixed name (skos-altLabel)
+    expect(section.locator("code").first).to_have_text(re.compile(rf"[#/]{local}$"))
+    shot(page, "ontology")

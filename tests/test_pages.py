@@ -314,3 +314,19 @@ def test_badges_put_primary_first_party_sources_first_and_a_legend_explains_them
     assert legend
     for style in ("source primary first-party", "source primary", "curated", "source secondary"):
         assert f'class="badge {style}"' in legend.group(0)
+
+
+def test_ontology_documentation_has_one_anchor_per_term_and_entity_pages_link_to_them(client: TestClient) -> None:
+    doc = client.get("/ontology", headers={"Accept": "text/html"}).text
+    ids = re.findall(r'\sid="([^"]+)"', doc)
+    assert len(ids) == len(set(ids)), "anchors are unique"
+    sections = re.findall(r'class="[a-z ]*entity" id="([^"]+)"', doc)
+    assert sorted(sections) == ["inFamily", "totalParameters"], "one section per term the ontology graph declares"
+    for term in sections:
+        section = doc.split(f'id="{term}"', 1)[1].split('<div class="', 1)[0]
+        assert f"https://w3id.org/llmkg/ontology#{term}" in section, "each section is its term's"
+    model = client.get("/id/model/small").text
+    links = re.findall(r'<th scope="row" id="[^"]+"><a href="http://testserver/ontology#([^"]+)"', model)
+    assert set(links) == {"inFamily", "totalParameters"}, "every property name links to its section"
+    turtle = client.get("/ontology", headers={"Accept": "text/turtle"})
+    assert turtle.headers["content-type"].startswith("text/turtle") and "totalParameters" in turtle.text

@@ -21,7 +21,7 @@ from starlette.types import Scope
 from llmkg import __version__
 from llmkg.kg.build import DUMPS
 from llmkg.namespaces import expand
-from llmkg.pages import cite, discovery, entity
+from llmkg.pages import cite, discovery, entity, ontology_doc
 from llmkg.pages.data import Site
 from llmkg.pages.linkeddata import HTML, alternates, choose
 from llmkg.sparql.formats import best
@@ -76,6 +76,7 @@ def page(
         "charts": site.settings.has("chart.umd.min.js"),
         "alternates": alternates,
         "anchor": entity.anchor,
+        "term_href": lambda iri: ontology_doc.link(site, root, iri) or href(request, iri),
         "citation": lambda: cite.dataset(site, root),
         "bibtex": cite.bibtex,
         "csl_json": cite.csl_json,
