@@ -344,3 +344,45 @@ def test_a_property_name_on_an_entity_page_leads_to_its_ontology_section(served:
     local = fragment.split("-", 1)[-1]  # llmkg terms by their fragment, others by prefixed name (skos-altLabel)
     expect(section.locator("code").first).to_have_text(re.compile(rf"[#/]{local}$"))
     shot(page, "ontology")
+
+
+MAIN_PAGES = [
+    *("", "models", "search?q=llama", "compare?m=model:llama-4-maverick&m=model:llama-3.1-405b", "leaderboards"),
+    *("sources", "conflicts", "audit", "editor", "queries", "ontology", "cite", ".well-known/void", "no-such-page"),
+]
+
+
+def main_pages(site: Site) -> list[str]:
+    """The main pages, with a model, a family comparison and a leaderboard taken from the graph."""
+    model = site.select("SELECT ?m WHERE { GRAPH ?g { ?m a llmkg:Model ; llmkg:inFamily ?f } } ORDER BY ?m LIMIT 1")
+    family = site.select("SELECT ?f WHERE { GRAPH ?g { ?m llmkg:inFamily ?f } } ORDER BY ?f LIMIT 1")
+    board = max(boards.index(site), key=lambda b: b.models, default=None)
+    found = [site.settings.iris.path(r[k].value) for rows, k in ((model, "m"), (family, "f")) for r in rows]
+    extra = [p for p in found if p] + ([f"compare/{family[0]['f'].value.rsplit('/', 1)[-1]}"] if family else [])
+    return MAIN_PAGES + extra + ([f"leaderboards/{board.iri.rsplit('/', 1)[-1]}"] if board else [])
+
+
+@pytest.mark.parametrize("width", [390, 1280])
+def test_no_page_is_wider_than_the_screen(served: tuple[str, Site], browser: Browser, width: int) -> None:
+    """At a phone's width (390 px) and a laptop's, nothing runs off the side: wide tables scroll in their box."""
+    base, site = served
+    context = browser.new_context(viewport={"width": width, "height": 844 if width == 390 else 900})
+    page = context.new_page()
+    too_wide = {}
+    for path in main_pages(site):
+        page.goto(base + path)
+        page.wait_for_load_state("load")
+        scroll = int(page.evaluate("document.documentElement.scrollWidth"))
+        if scroll > width:
+            culprits = page.evaluate(
+                """(w) => Array.from(document.querySelectorAll('body *'))
+                     .filter((e) => e.getBoundingClientRect().right > w + 1)
+                     .filter((e) => !e.closest('.table-box, pre, .editor-main'))
+                     .slice(0, 3).map((e) => e.tagName + '.' + e.className)""",
+                width,
+            )
+            too_wide[path] = (scroll, culprits)
+        name = re.sub(r"[^a-z0-9]+", "-", path.lower()).strip("-") or "home"
+        shot(page, f"{name}-{width}")
+    context.close()
+    assert not too_wide, f"pages wider than {width} px: {too_wide}"
