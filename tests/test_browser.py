@@ -386,3 +386,31 @@ def test_no_page_is_wider_than_the_screen(served: tuple[str, Site], browser: Bro
         shot(page, f"{name}-{width}")
     context.close()
     assert not too_wide, f"pages wider than {width} px: {too_wide}"
+
+
+AXE = REPO / "node_modules" / "axe-core" / "axe.min.js"
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_main_pages_have_no_serious_accessibility_violations(
+    served: tuple[str, Site], browser: Browser, width: int
+) -> None:
+    """axe-core (from npm, pinned in package-lock.json) on every main page: no serious or critical violation."""
+    assert AXE.is_file(), "node_modules lacks axe-core: run `npm ci` at the repository root (.ci/run does)"
+    base, site = served
+    # axe is injected as an inline script, which the pages' Content-Security-Policy rightly refuses.
+    context = browser.new_context(viewport={"width": width, "height": 900}, bypass_csp=True)
+    page = context.new_page()
+    found: dict[str, list[str]] = {}
+    for path in main_pages(site):
+        page.goto(base + path)
+        page.wait_for_load_state("load")
+        page.add_script_tag(path=str(AXE))
+        violations: list[dict[str, Any]] = page.evaluate(
+            "async () => (await axe.run(document, { resultTypes: ['violations'] })).violations"
+        )
+        bad = [v for v in violations if v["impact"] in ("serious", "critical")]
+        if bad:
+            found[path] = [f"{v['id']}: {v['nodes'][0]['target']} ({len(v['nodes'])} nodes)" for v in bad]
+    context.close()
+    assert not found, f"serious or critical accessibility violations: {found}"

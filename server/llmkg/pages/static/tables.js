@@ -127,9 +127,14 @@
       const sort = document.createElement("button");
       sort.type = "button";
       sort.className = "sort";
-      sort.append(...Array.from(th.childNodes));
       sort.title = "Sort by this column";
       sort.addEventListener("click", function () { sortBy(table, column, th); });
+      if (th.querySelector("a, button, input, select")) {  // a header that links somewhere gets a button beside it
+        sort.classList.add("beside");
+        sort.setAttribute("aria-label", "Sort by " + cellText(th));
+      } else {
+        sort.append(...Array.from(th.childNodes));
+      }
       th.append(sort);
     });
     paginate(table, 0);
