@@ -40,6 +40,7 @@ LINK = re.compile(r'<(?:a|link)\b[^>]*?\shref="([^"]*)"|<(?:script|img)\b[^>]*?\
 @dataclass
 class Crawl:
     base: str
+    disallowed: tuple[str, ...] = ()  # what the site's robots.txt asks crawlers to leave alone
     seen: set[str] = field(default_factory=set)
     answers: dict[str, int] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -52,7 +53,8 @@ class Crawl:
             return None
         if "format=html" in parts.query:  # the page itself, already fetched as a browser asks for it
             return None
-        return url
+        where = parts.path + ("?" + parts.query if parts.query else "")
+        return None if where.startswith(self.disallowed) else url
 
     def claim(self, urls: list[str]) -> list[str]:
         with self.lock:
@@ -74,8 +76,9 @@ class Crawl:
 
 
 def crawl(base: str) -> Crawl:
-    """Breadth first from the home page, ``CLIENTS`` requests at a time."""
-    state = Crawl(base)
+    """Breadth first from the home page, ``CLIENTS`` requests at a time, as robots.txt allows."""
+    robots = httpx2.get(base + "/robots.txt", timeout=30).text.splitlines()
+    state = Crawl(base, tuple(line.split(":", 1)[1].strip() for line in robots if line.startswith("Disallow:")))
     frontier = state.claim([base + "/"])
     client = httpx2.Client(timeout=120, follow_redirects=True)
     with client, concurrent.futures.ThreadPoolExecutor(CLIENTS) as pool:

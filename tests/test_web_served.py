@@ -155,3 +155,10 @@ def test_citation_cff_agrees_with_what_the_server_says() -> None:
     assert [a["name"] for a in cff["authors"]] == list(about.creators)
     assert [discovery.licence_name(url) for url in about.licences] == ["CC BY 4.0"] and cff["license"] == "CC-BY-4.0"
     assert cff["version"] == __version__ and cff["url"] == BASE
+
+
+def test_the_void_page_links_iris_and_not_strings_that_look_like_them(client: TestClient) -> None:
+    html = client.get("/.well-known/void", headers=BROWSER).text
+    space = re.search(r"uri space</a></th>\s*<td>([^<]*)</td>", html)
+    assert space and space.group(1).strip() == "https://w3id.org/llmkg/id/", "void:uriSpace is a string, not a link"
+    assert 'href="http://testserver/sparql"' in html, "the endpoint is an IRI, linked"

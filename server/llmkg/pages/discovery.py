@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
+import pyoxigraph as ox
+
 from llmkg import __version__
 from llmkg.kg import describe
 from llmkg.kg.build import DUMPS
@@ -22,8 +24,9 @@ from llmkg.pages.data import Site
 LISTED_TYPES = ("ModelFamily", "Model", "Checkpoint", "Benchmark", "SourceDocument", "Licence", "Organization")
 #: Pages with no IRI of the graph behind them, listed in the sitemap after the home page.
 SITE_PAGES = ("models", "leaderboards", "editor", "queries", "sources", "conflicts", "audit", "ontology")
-#: What crawlers leave alone: query answers (endless and costly), dumps and the graph store.
-ROBOTS_DISALLOW = ("/sparql?", "/editor?", "/queries/", "/rdf-graphs", "/dumps/", "/search?")
+#: What crawlers leave alone: query answers (endless and costly), dumps, the graph store, and the filtered
+#: index and chosen comparisons (every combination of facets or models is a URL; the sitemap lists /models).
+ROBOTS_DISALLOW = ("/sparql?", "/editor?", "/queries/", "/rdf-graphs", "/dumps/", "/search?", "/models?", "/compare?")
 
 
 def dataset_iri(site: Site) -> str:
@@ -108,15 +111,14 @@ def robots(root: str) -> str:
 class VoidView:
     """The VoID description as a page: the dataset's own statements, then its named graphs by size."""
 
-    statements: list[tuple[str, str]]  # (property IRI, value: IRI or text)
+    statements: list[tuple[str, str, bool]]  # (property IRI, value, whether the value is an IRI)
     graphs: list[tuple[str, int]]
 
 
 def void_view(site: Site, root: str) -> VoidView:
     stats = site.statistics
     triples = describe.void_description(stats, dataset=dataset_iri(site), base_url=root, version=site.version)
-    own = [(t.predicate.value, text(t.object)) for t in triples if text(t.subject) == dataset_iri(site)]
-    subset = VOID + "subset"
-    statements = sorted((p, o) for p, o in own if p != subset)
+    own = [t for t in triples if text(t.subject) == dataset_iri(site) and t.predicate.value != VOID + "subset"]
+    statements = sorted((t.predicate.value, text(t.object), isinstance(t.object, ox.NamedNode)) for t in own)
     graphs = sorted(stats.graph_triples.items(), key=lambda g: (-g[1], g[0]))
     return VoidView(statements=statements, graphs=graphs)
