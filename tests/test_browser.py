@@ -6,7 +6,10 @@ both). Screenshots of the main pages go to test-artifacts/.
 
 from __future__ import annotations
 
+import csv
 import importlib.util
+import json
+import re
 import socket
 import threading
 import time
@@ -191,3 +194,223 @@ def test_entity_as_rdf(served: tuple[str, Site], page: Page, accept: str, fmt: s
         data.parse(data=response.body(), format=fmt)
     subject = rdflib.URIRef(ID + path.removeprefix("id/"))
     assert len(list(data.quads((subject, None, None, None)))) > 0
+
+
+def test_search_suggests_as_you_type_and_leads_to_the_page(served: tuple[str, Site], page: Page) -> None:
+    base, site = served
+    models = site.select("SELECT DISTINCT ?m WHERE { GRAPH ?g { ?m a llmkg:Model } }")
+    label = site.label(max((r["m"] for r in models), key=lambda m: len(site.label(m))))  # the longest name
+    page.goto(base)
+    page.locator("#site-q").press_sequentially(label.lower()[:-1], delay=20)
+    first = page.locator("#site-suggestions a").first
+    expect(first).to_contain_text(label)
+    shot(page, "search-suggestions")
+    first.click()
+    expect(page.locator("h1")).to_have_text(label)
+
+
+def shown_table(page: Page, selector: str) -> list[list[str]]:
+    """The header and visible rows of a table as a person sees them (whitespace collapsed)."""
+    rows: list[list[str]] = page.evaluate(
+        """(s) => { const t = document.querySelector(s);
+             const clean = (c) => c.textContent.replace(/\\s+/g, ' ').trim();
+             const head = Array.from(t.tHead.rows[t.tHead.rows.length - 1].cells).map(clean);
+             return [head].concat(Array.from(t.tBodies[0].rows).map((r) => Array.from(r.cells).map(clean))); }""",
+        selector,
+    )
+    return rows
+
+
+def test_model_index_sorts_filters_and_downloads_what_it_shows(served: tuple[str, Site], page: Page) -> None:
+    base, _ = served
+    page.goto(base + "models")
+    shot(page, "models")
+    header = page.locator("#models thead th").filter(has_text="total params")
+    header.locator("button.sort").click()
+    header.locator("button.sort").click()  # twice: largest first
+    expect(header).to_have_attribute("aria-sort", "descending")
+    sizes = page.eval_on_selector_all(
+        "#models tbody tr td:nth-child(6)", "(cells) => cells.map((c) => c.dataset.sort || '')"
+    )
+    numbers = [int(s) for s in sizes if s]
+    assert numbers and numbers == sorted(numbers, reverse=True)
+    assert sizes[: len(numbers)] == [str(n) for n in numbers], "empty cells come last"
+    shown = shown_table(page, "#models")
+    with page.expect_download() as fetched:
+        page.locator("button.download-csv").first.click()
+    path = fetched.value.path()
+    assert path is not None
+    with open(path, newline="", encoding="utf-8") as downloaded:
+        assert list(csv.reader(downloaded)) == shown
+    with page.expect_download() as fetched:
+        page.locator("button.download-json").first.click()
+    objects = json.loads(Path(str(fetched.value.path())).read_text(encoding="utf-8"))
+    assert [list(o.values()) for o in objects] == shown[1:] and list(objects[0]) == shown[0]
+    page.locator("details[data-facet=kind] a.facet", has_text="checkpoint").click()
+    expect(page.locator("details[data-facet=kind] a.facet.on")).to_have_text("checkpoint")
+    kinds = {row[1] for row in shown_table(page, "#models")[1:]}
+    assert kinds == {"checkpoint"}
+
+
+def test_long_tables_are_paged_and_every_table_downloads_as_csv(served: tuple[str, Site], page: Page) -> None:
+    base, _ = served
+    page.goto(base + "sources")
+    rows = page.locator("table.data-table tbody tr")
+    total = rows.count()
+    if total <= 50:
+        pytest.skip("fewer than 51 sources: nothing to page")
+    expect(page.locator("tbody tr:visible")).to_have_count(50)
+    pager = page.locator(".pager")
+    expect(pager.locator(".where")).to_have_text(f"rows 1 to 50 of {total}")
+    pager.locator("button.next").click()
+    expect(pager.locator(".where")).to_have_text(f"rows 51 to {min(100, total)} of {total}")
+    with page.expect_download() as fetched:
+        page.locator("button.download-csv").click()
+    with open(str(fetched.value.path()), newline="", encoding="utf-8") as downloaded:
+        assert list(csv.reader(downloaded)) == shown_table(page, "table.data-table"), "all rows, in the order shown"
+
+
+def test_cross_family_comparison_adds_removes_and_transposes(served: tuple[str, Site], page: Page) -> None:
+    base, site = served
+    families = site.select(
+        "SELECT ?f (SAMPLE(?m) AS ?one) WHERE { GRAPH ?g { ?m a llmkg:Model ; llmkg:inFamily ?f } } GROUP BY ?f"
+    )
+    if len(families) < 2:
+        pytest.skip("one family only")
+    first, second = (site.label(r["one"]) for r in families[:2])
+    page.goto(base + "compare")
+    for name in (first, second):
+        page.locator("#compare-add").select_option(label=f"{name} (model)")
+        page.locator("form.compare-add button").click()
+    heads = page.locator("table.compare").first.locator("thead th")
+    expect(heads).to_have_count(3)
+    expect(heads.nth(1)).to_contain_text(first)
+    expect(heads.nth(2)).to_contain_text(second)
+    shared = page.locator("input.share").input_value()
+    assert shared == page.url, "the address to share is the page's own"
+    page.locator("#transpose").click()
+    expect(page.locator("table.compare").first.locator("tbody th").nth(0)).to_contain_text(first)
+    shot(page, "compare-chosen")
+    page.get_by_label(f"remove {first}").first.click()
+    expect(page.locator("table.compare").first.locator("tbody tr")).to_have_count(1)
+
+
+def test_from_search_to_a_models_size_and_its_source(served: tuple[str, Site], page: Page) -> None:
+    """The path a person takes: type a model's name, open it, read its size on the card, open the source."""
+    base, site = served
+    sized = site.select(
+        "SELECT ?m WHERE { GRAPH <https://w3id.org/llmkg/graph/preferred> { ?m a llmkg:Model ;"
+        " llmkg:activeParameters ?a ; llmkg:totalParameters ?t } } ORDER BY ?m LIMIT 1"
+    )
+    if not sized:
+        pytest.skip("no model with active and total parameters")
+    label = site.label(sized[0]["m"])
+    page.goto(base)
+    page.locator("#site-q").fill(label)
+    page.locator("#site-suggestions a").first.click()
+    card = page.locator(".summary-card")
+    expect(card.locator("dt").first).to_have_text("Parameters")
+    expect(card.locator("dd").first).to_contain_text("total")
+    shot(page, "entity-card")
+    card.locator("dt a").first.click()
+    expect(page.locator("#prop-llmkg-activeParameters")).to_be_in_viewport()
+    card.locator("dd").first.locator("a.badge").first.click()
+    expect(page.locator(".types")).to_contain_text("source")
+
+
+def test_cite_gives_bibtex_and_csl_json_for_the_served_version(served: tuple[str, Site], page: Page) -> None:
+    base, site = served
+    page.goto(base + "models")
+    page.locator("footer details.cite-control summary").click()
+    shown = page.locator("footer pre.bibtex")
+    expect(shown).to_be_visible()
+    expect(shown).to_contain_text(f"version = {{{site.version}}}")
+    with page.expect_download() as fetched:
+        page.locator("footer .citation a[href$='format=bibtex']").click()
+    assert Path(str(fetched.value.path())).read_text(encoding="utf-8").strip() == shown.inner_text().strip()
+    csl = json.loads(page.locator("footer pre.csl-json").inner_text())
+    assert csl[0]["version"] == site.version and csl[0]["title"]
+
+
+def test_a_property_name_on_an_entity_page_leads_to_its_ontology_section(served: tuple[str, Site], page: Page) -> None:
+    base, _ = served
+    page.goto(base + "models")
+    page.locator("#models tbody a").first.click()
+    name = page.locator("table.facts th[scope=row] a[href*='/ontology#']").first
+    fragment = (name.get_attribute("href") or "").split("#", 1)[1]
+    name.click()
+    section = page.locator(f"[id='{fragment}']")
+    expect(section).to_be_in_viewport()
+    local = fragment.split("-", 1)[-1]  # llmkg terms by their fragment, others by prefixed name (skos-altLabel)
+    expect(section.locator("code").first).to_have_text(re.compile(rf"[#/]{local}$"))
+    shot(page, "ontology")
+
+
+MAIN_PAGES = [
+    *("", "models", "search?q=llama", "compare?m=model:llama-4-maverick&m=model:llama-3.1-405b", "leaderboards"),
+    *("sources", "conflicts", "audit", "editor", "queries", "ontology", "cite", ".well-known/void", "no-such-page"),
+]
+
+
+def main_pages(site: Site) -> list[str]:
+    """The main pages, with a model, a family comparison and a leaderboard taken from the graph."""
+    model = site.select("SELECT ?m WHERE { GRAPH ?g { ?m a llmkg:Model ; llmkg:inFamily ?f } } ORDER BY ?m LIMIT 1")
+    family = site.select("SELECT ?f WHERE { GRAPH ?g { ?m llmkg:inFamily ?f } } ORDER BY ?f LIMIT 1")
+    board = max(boards.index(site), key=lambda b: b.models, default=None)
+    found = [site.settings.iris.path(r[k].value) for rows, k in ((model, "m"), (family, "f")) for r in rows]
+    extra = [p for p in found if p] + ([f"compare/{family[0]['f'].value.rsplit('/', 1)[-1]}"] if family else [])
+    return MAIN_PAGES + extra + ([f"leaderboards/{board.iri.rsplit('/', 1)[-1]}"] if board else [])
+
+
+@pytest.mark.parametrize("width", [390, 1280])
+def test_no_page_is_wider_than_the_screen(served: tuple[str, Site], browser: Browser, width: int) -> None:
+    """At a phone's width (390 px) and a laptop's, nothing runs off the side: wide tables scroll in their box."""
+    base, site = served
+    context = browser.new_context(viewport={"width": width, "height": 844 if width == 390 else 900})
+    page = context.new_page()
+    too_wide = {}
+    for path in main_pages(site):
+        page.goto(base + path)
+        page.wait_for_load_state("load")
+        scroll = int(page.evaluate("document.documentElement.scrollWidth"))
+        if scroll > width:
+            culprits = page.evaluate(
+                """(w) => Array.from(document.querySelectorAll('body *'))
+                     .filter((e) => e.getBoundingClientRect().right > w + 1)
+                     .filter((e) => !e.closest('.table-box, pre, .editor-main'))
+                     .slice(0, 3).map((e) => e.tagName + '.' + e.className)""",
+                width,
+            )
+            too_wide[path] = (scroll, culprits)
+        name = re.sub(r"[^a-z0-9]+", "-", path.lower()).strip("-") or "home"
+        shot(page, f"{name}-{width}")
+    context.close()
+    assert not too_wide, f"pages wider than {width} px: {too_wide}"
+
+
+AXE = REPO / "node_modules" / "axe-core" / "axe.min.js"
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_main_pages_have_no_serious_accessibility_violations(
+    served: tuple[str, Site], browser: Browser, width: int
+) -> None:
+    """axe-core (from npm, pinned in package-lock.json) on every main page: no serious or critical violation."""
+    assert AXE.is_file(), "node_modules lacks axe-core: run `npm ci` at the repository root (.ci/run does)"
+    base, site = served
+    # axe is injected as an inline script, which the pages' Content-Security-Policy rightly refuses.
+    context = browser.new_context(viewport={"width": width, "height": 900}, bypass_csp=True)
+    page = context.new_page()
+    found: dict[str, list[str]] = {}
+    for path in main_pages(site):
+        page.goto(base + path)
+        page.wait_for_load_state("load")
+        page.add_script_tag(path=str(AXE))
+        violations: list[dict[str, Any]] = page.evaluate(
+            "async () => (await axe.run(document, { resultTypes: ['violations'] })).violations"
+        )
+        bad = [v for v in violations if v["impact"] in ("serious", "critical")]
+        if bad:
+            found[path] = [f"{v['id']}: {v['nodes'][0]['target']} ({len(v['nodes'])} nodes)" for v in bad]
+    context.close()
+    assert not found, f"serious or critical accessibility violations: {found}"

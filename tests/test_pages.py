@@ -34,7 +34,7 @@ def text(html: str) -> str:
 
 def test_entity_page_shows_each_value_with_its_sources(client: TestClient) -> None:
     html = client.get("/id/model/small").text
-    assert 'class="badge source primary" href="http://testserver/id/source/card-v1"' in html
+    assert 'class="badge source primary first-party" href="http://testserver/id/source/card-v1"' in html
     assert "@aaaaaaa" in html and "Model table" in html  # version and place in the document
     assert 'class="badge curated"' in html  # identity comes from a curated graph
 
@@ -164,3 +164,169 @@ def test_home_page_answers_programs_with_json(client: TestClient) -> None:
     assert response.headers["content-type"] == "application/json" and response.headers["vary"] == "Accept"
     assert response.json()["sparql"] == "http://testserver/sparql"
     assert client.get("/", headers={"Accept": "*/*"}).headers["content-type"].startswith("text/html")
+
+
+@pytest.mark.parametrize(
+    ("query", "first", "field", "match"),
+    [
+        ("Test Small", "Test Small", "name", "exact"),
+        ("test small", "Test Small", "name", "exact"),
+        ("test-org/Test-Small-Instruct", "Test Small Instruct", "Hugging Face repository", "exact"),
+        ("test-org/small-chat", "Test Small Instruct", "former Hugging Face repository", "exact"),
+        ("smallie", "Test Small Instruct", "alternative name", "exact"),
+        ("Test S", "Test Small", "name", "starts with"),
+        ("suite", "Test Suite", "name", "word starts with"),
+        ("mall", "Test Small", "name", "contains"),
+    ],
+)
+def test_search_finds_names_repositories_and_benchmarks_best_first(
+    client: TestClient, query: str, first: str, field: str, match: str
+) -> None:
+    found = client.get("/search", params={"q": query}, headers={"Accept": "application/json"}).json()["results"]
+    assert found, query
+    assert (found[0]["label"], found[0]["field"], found[0]["match"]) == (first, field, match)
+    ranks = [["exact", "starts with", "word starts with", "contains"].index(h["match"]) for h in found]
+    assert ranks == sorted(ranks), "better matches come first"
+    assert found[0]["url"].startswith("http://testserver/id/")
+
+
+def test_search_page_works_as_a_plain_form(client: TestClient) -> None:
+    home = client.get("/").text
+    form = re.search(r'<form class="site-search"[^>]*action="([^"]+)"[^>]*method="get"', home)
+    assert form and form.group(1) == "http://testserver/search"
+    page = client.get("/search", params={"q": "test small"})
+    assert page.headers["content-type"].startswith("text/html")
+    cells = text(page.text)
+    assert cells.index("Test Small model") < cells.index("Test Small Instruct checkpoint")
+    assert 'href="http://testserver/id/model/small"' in page.text
+    assert "0 matches" in text(client.get("/search", params={"q": "no such thing"}).text)
+    assert client.get("/search", params={"q": "small", "format": "json", "limit": 1}).json()["results"][0]["label"]
+    assert client.get("/search", params={"q": "x" * 201}).status_code in (400, 422)
+
+
+def index_rows(html: str) -> dict[str, list[str]]:
+    """The model index's rows: name -> the text of each cell."""
+    body = html.split('id="models"', 1)[1].split("<tbody>", 1)[1].split("</tbody>", 1)[0]
+    rows = [re.findall(r"<td[^>]*>(.*?)</td>", row, re.DOTALL) for row in body.split("</tr>")[:-1]]
+    return {text(cells[0]): [text(c) for c in cells] for cells in rows}
+
+
+def test_model_index_lists_every_model_and_checkpoint_with_preferred_values(client: TestClient) -> None:
+    html = client.get("/models").text
+    rows = index_rows(html)
+    assert set(rows) == {"Test Small", "Test Big", "Test Small Instruct", "Test Big Instruct"}
+    assert rows["Test Small"][1:4] == ["model", "Test family", ""]
+    assert rows["Test Small"][5] == "7 B", "the preferred value (primary source), not the blog's"
+    assert rows["Test Small Instruct"][5] == "7 B" and rows["Test Small Instruct"][2] == "Test family"
+    assert re.search(r'<td class="num inherited" data-sort="7000000000">7 B</td>', html), "shown as the model's"
+    assert 'href="http://testserver/id/checkpoint/small-instruct"' in html
+
+
+def test_model_index_facets_count_and_filter(client: TestClient) -> None:
+    html = client.get("/models").text
+    kinds = dict(re.findall(r'class="facet">(model|checkpoint)</a> <span class="count">(\d+)', html))
+    assert kinds == {"model": "2", "checkpoint": "2"}
+    link = re.search(r'href="http://testserver/models\?([^"]*)" class="facet">model<', html)
+    assert link
+    filtered = client.get("/models?" + unescape(link.group(1))).text
+    assert set(index_rows(filtered)) == {"Test Small", "Test Big"}
+    assert 'class="facet on" aria-current="true">model<' in filtered and "2 of 4 shown" in text(filtered)
+    family = client.get("/models", params={"family": "https://w3id.org/llmkg/id/family/fam", "kind": "checkpoint"})
+    assert set(index_rows(family.text)) == {"Test Small Instruct", "Test Big Instruct"}, "checkpoints take the family"
+    assert index_rows(client.get("/models", params={"family": "https://example.org/none"}).text) == {}
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/sources", "/conflicts", "/audit", "/leaderboards", "/leaderboards/suite", "/compare/fam", "/models",
+     "/queries", "/id/checkpoint/small-instruct", "/graph/test/card", "/search?q=test",
+     "/compare?m=model:small&m=model:big"],
+)  # fmt: skip
+def test_every_table_is_a_data_table_with_a_header(client: TestClient, path: str) -> None:
+    """static/tables.js makes these sortable and downloadable: it needs the marker class and a <thead>."""
+    html = client.get(path, headers={"Accept": "text/html"}).text
+    tables = re.findall(r"<table[^>]*>.*?</table>", html, re.DOTALL)
+    listed = [t for t in tables if 'class="facts' not in t[:60]]
+    assert listed, path
+    for table in listed:
+        assert "data-table" in table[:120] and "<thead>" in table and "data-name=" in table[:160], table[:200]
+    assert 'src="http://testserver/static/tables.js"' in html
+
+
+def test_any_models_side_by_side_with_a_shareable_address(client: TestClient) -> None:
+    html = client.get("/compare", params=[("m", "model:small"), ("m", "checkpoint:big-instruct")]).text
+    header = re.search(r"<thead>(.*?)</thead>", html, re.DOTALL)
+    assert header and text(header.group(1)).startswith("property Test Small ✕ Test Big Instruct ✕")
+    scores = text(html.split("Benchmark scores", 1)[1])
+    assert "61.5 80.25" in scores, "each column has its own scores: a model's checkpoints', a checkpoint's own"
+    assert 'value="http://testserver/compare?m=model%3Asmall&amp;m=checkpoint%3Abig-instruct"' in html
+    remove = re.search(r'href="http://testserver/compare\?([^"]*)"[^>]*aria-label="remove Test Small"', html)
+    assert remove and unescape(remove.group(1)) == "m=checkpoint%3Abig-instruct"
+    assert '<option value="model:big">' in html and '<option value="model:small">' not in html
+
+
+def test_a_comparison_transposes(client: TestClient) -> None:
+    html = client.get("/compare", params={"m": ["model:small", "model:big"], "t": "1"}).text
+    header = re.search(r"<thead>(.*?)</thead>", html, re.DOTALL)
+    assert header and text(header.group(1)) == "model total parameters"
+    body = text(html.split("<tbody>", 1)[1].split("</tbody>", 1)[0])
+    order = [body.index(t) for t in ("Test Small", "7,000,000,000", "Test Big", "70,000,000,000")]
+    assert order == sorted(order), "one row per model"
+
+
+@pytest.mark.parametrize(
+    ("given", "says"),
+    [("model:nope", "no model or checkpoint"), ("nope:x", "neither an IRI nor a prefixed name"),
+     ("https://w3id.org/llmkg/id/family/fam", "no model or checkpoint")],
+)  # fmt: skip
+def test_comparing_what_is_not_a_model_is_a_clear_400(client: TestClient, given: str, says: str) -> None:
+    answer = client.get("/compare", params={"m": given})
+    assert answer.status_code == 400 and says in unescape(answer.text)
+    assert client.get("/compare", params={"m": ["model:small"] * 13}).status_code == 400
+
+
+def summary_card(html: str) -> str:
+    found = re.search(r'<section class="summary-card".*?</section>', html, re.DOTALL)
+    assert found, "no summary card"
+    return found.group(0)
+
+
+def test_entity_page_answers_first_with_a_summary_card(client: TestClient) -> None:
+    html = client.get("/id/model/small").text
+    card = summary_card(html)
+    assert html.index(card) < html.index('<section class="group">'), "the card comes before the details"
+    facts = dict(re.findall(r'<dt><a href="#([^"]+)">([^<]+)</a></dt>', card))
+    assert facts == {"prop-llmkg-totalParameters": "Parameters", "prop-llmkg-inFamily": "Family"}
+    for anchor in facts:
+        assert f'id="{anchor}"' in html, "each card line leads to its detailed row"
+    words = text(card)
+    assert "total 7,000,000,000 (7 B) card-v1" in words, "the preferred value with its source"
+    assert "8,000,000,000" not in words, "the card shows the preferred value only"
+
+
+def test_badges_put_primary_first_party_sources_first_and_a_legend_explains_them(client: TestClient) -> None:
+    html = client.get("/id/model/big").text
+    row = re.search(r'id="prop-llmkg-totalParameters".*?</tr>', html, re.DOTALL)
+    assert row
+    badges = re.findall(r'class="badge source ([^"]+)" href="http://testserver/id/source/([^"]+)"', row.group(0))
+    assert badges == [("primary first-party", "card-v1"), ("secondary", "blog")]
+    legend = re.search(r'<details class="legend">.*?</details>', html, re.DOTALL)
+    assert legend
+    for style in ("source primary first-party", "source primary", "curated", "source secondary"):
+        assert f'class="badge {style}"' in legend.group(0)
+
+
+def test_ontology_documentation_has_one_anchor_per_term_and_entity_pages_link_to_them(client: TestClient) -> None:
+    doc = client.get("/ontology", headers={"Accept": "text/html"}).text
+    ids = re.findall(r'\sid="([^"]+)"', doc)
+    assert len(ids) == len(set(ids)), "anchors are unique"
+    sections = re.findall(r'class="[a-z ]*entity" id="([^"]+)"', doc)
+    assert sorted(sections) == ["inFamily", "totalParameters"], "one section per term the ontology graph declares"
+    for term in sections:
+        section = doc.split(f'id="{term}"', 1)[1].split('<div class="', 1)[0]
+        assert f"https://w3id.org/llmkg/ontology#{term}" in section, "each section is its term's"
+    model = client.get("/id/model/small").text
+    links = re.findall(r'<th scope="row" id="[^"]+"><a href="http://testserver/ontology#([^"]+)"', model)
+    assert set(links) == {"inFamily", "totalParameters"}, "every property name links to its section"
+    turtle = client.get("/ontology", headers={"Accept": "text/turtle"})
+    assert turtle.headers["content-type"].startswith("text/turtle") and "totalParameters" in turtle.text

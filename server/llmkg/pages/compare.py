@@ -1,13 +1,15 @@
-"""A family's variants side by side: their properties (preferred values, disagreements flagged) and scores."""
+"""Models side by side: a family's variants, or any models chosen across families (``/compare?m=…&m=…``),
+with their properties (preferred values, disagreements flagged) and benchmark scores."""
 
 from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from urllib.parse import urlencode
 
 import pyoxigraph as ox
 
-from llmkg.namespaces import LLMKG, PREFIXES, order_key
+from llmkg.namespaces import LLMKG, PREFIXES, expand, order_key, shorten
 from llmkg.pages.boards import title
 from llmkg.pages.data import Site
 from llmkg.pages.entity import display
@@ -37,6 +39,10 @@ class CompareRow:
     cells: dict[str, Cell]
 
 
+#: The most models one comparison holds (each adds a column and a query term).
+MAX_MODELS = 12
+
+
 @dataclass
 class Comparison:
     iri: str
@@ -44,6 +50,10 @@ class Comparison:
     models: list[tuple[str, str]]  # (IRI, label)
     facts: list[CompareRow]
     scores: list[CompareRow]
+
+
+class ChoiceError(ValueError):
+    """A chosen model that is not an IRI or prefixed name of a model or checkpoint in the graph."""
 
 
 def comparison(site: Site, family: str) -> Comparison:
@@ -55,15 +65,56 @@ def comparison(site: Site, family: str) -> Comparison:
     )
     order = sorted(members, key=lambda r: (float(r["n"].value) if "n" in r else 0.0, site.label(r["m"])))
     models = list(dict.fromkeys((r["m"].value, site.label(r["m"])) for r in order))
-    return Comparison(family, site.label(family), models, _facts(site, node), _scores(site, node))
+    nodes = [ox.NamedNode(iri) for iri, _ in models]
+    facts, scores = (_facts(site, nodes), _scores(site, nodes)) if nodes else ([], [])
+    return Comparison(family, site.label(family), models, facts, scores)
 
 
-def _facts(site: Site, family: ox.NamedNode) -> list[CompareRow]:
-    rows: dict[str, CompareRow] = {}
-    facts = site.select(
-        "SELECT DISTINCT ?f ?m ?p ?o WHERE { ?m llmkg:inFamily ?f . GRAPH graph:preferred { ?m ?p ?o } }",
-        f=family,
+def chosen(site: Site, given: list[str]) -> Comparison:
+    """The models ``given`` (IRIs or prefixed names such as ``model:llama-4-scout``), in that order."""
+    if len(given) > MAX_MODELS:
+        raise ChoiceError(f"at most {MAX_MODELS} models can be compared at once ({len(given)} given)")
+    iris = list(dict.fromkeys(_model_iri(site, name) for name in given))
+    nodes = [ox.NamedNode(iri) for iri in iris]
+    models = [(iri, site.label(iri)) for iri in iris]
+    facts, scores = (_facts(site, nodes), _scores(site, nodes)) if nodes else ([], [])
+    return Comparison("", "Chosen models", models, facts, scores)
+
+
+def link(models: list[str], *, transposed: bool = False) -> str:
+    """The query string of the comparison of ``models`` (prefixed names), to share or bookmark."""
+    return urlencode([("m", name) for name in models] + ([("t", "1")] if transposed else []))
+
+
+def _model_iri(site: Site, name: str) -> str:
+    try:
+        iri = expand(name)
+        ox.NamedNode(iri)
+    except ValueError:
+        raise ChoiceError(f"m={name!r} is neither an IRI nor a prefixed name such as model:llama-4-scout") from None
+    if not {LLMKG + "Model", LLMKG + "Checkpoint"} & set(site.types(iri)):
+        raise ChoiceError(f"m={name!r}: the graph has no model or checkpoint <{iri}>")
+    return iri
+
+
+def candidates(site: Site) -> list[tuple[str, str, str]]:
+    """(prefixed name, label, kind) of every model and checkpoint, for the form that adds one."""
+    found = site.select(
+        "SELECT DISTINCT ?x ?kind WHERE { VALUES ?kind { llmkg:Model llmkg:Checkpoint } GRAPH ?g { ?x a ?kind } }"
     )
+    listed = {(shorten(r["x"]), site.label(r["x"]), "model" if r["kind"].value.endswith("Model") else "checkpoint")
+              for r in found}  # fmt: skip
+    return sorted(listed, key=lambda c: (c[2] != "model", c[1].lower()))
+
+
+def _values(models: list[ox.NamedNode]) -> str:
+    """A VALUES block over ``models`` (IRIs checked by pyoxigraph, so nothing else can be written in)."""
+    return "VALUES ?m { " + " ".join(str(m) for m in models) + " }"
+
+
+def _facts(site: Site, models: list[ox.NamedNode]) -> list[CompareRow]:
+    rows: dict[str, CompareRow] = {}
+    facts = site.select(f"SELECT DISTINCT ?m ?p ?o WHERE {{ {_values(models)} GRAPH graph:preferred {{ ?m ?p ?o }} }}")
     for r in sorted(facts, key=lambda r: order_key(r["o"])):  # not by the engine: ?o mixes every kind of value
         prop, model = r["p"].value, r["m"].value
         if prop in SKIP:
@@ -81,16 +132,16 @@ def _facts(site: Site, family: ox.NamedNode) -> list[CompareRow]:
 _GROUPS = {"About": 0, "Architecture and size": 1, "Release, licence and use": 2, "Evaluation": 3, "Links": 5}
 
 
-def _scores(site: Site, family: ox.NamedNode) -> list[CompareRow]:
+def _scores(site: Site, models: list[ox.NamedNode]) -> list[CompareRow]:
     found = site.select(
-        """SELECT DISTINCT ?f ?m ?r ?b ?tuning ?value ?metric ?shots ?cot ?setting WHERE {
-             ?m llmkg:inFamily ?f . ?ck llmkg:checkpointOf ?m .
-             GRAPH graph:preferred { ?r llmkg:evaluatedModel ?ck ; llmkg:benchmark ?b ; llmkg:value ?value .
-               OPTIONAL { ?r llmkg:metric ?metric } OPTIONAL { ?r llmkg:shots ?shots }
-               OPTIONAL { ?r llmkg:chainOfThought ?cot } OPTIONAL { ?r llmkg:setting ?setting } }
-             OPTIONAL { GRAPH graph:preferred { ?ck llmkg:tuning ?tuning } }
-           } ORDER BY ?b ?r""",
-        f=family,
+        f"""SELECT DISTINCT ?m ?r ?b ?tuning ?value ?metric ?shots ?cot ?setting WHERE {{
+             {_values(models)} {{ GRAPH ?gc {{ ?ck llmkg:checkpointOf ?m }} }}
+             UNION {{ GRAPH ?gk {{ ?m a llmkg:Checkpoint }} BIND(?m AS ?ck) }}
+             GRAPH graph:preferred {{ ?r llmkg:evaluatedModel ?ck ; llmkg:benchmark ?b ; llmkg:value ?value .
+               OPTIONAL {{ ?r llmkg:metric ?metric }} OPTIONAL {{ ?r llmkg:shots ?shots }}
+               OPTIONAL {{ ?r llmkg:chainOfThought ?cot }} OPTIONAL {{ ?r llmkg:setting ?setting }} }}
+             OPTIONAL {{ GRAPH graph:preferred {{ ?ck llmkg:tuning ?tuning }} }}
+           }} ORDER BY ?b ?r"""
     )
     rows: dict[tuple[str, str], CompareRow] = {}
     for r in found:

@@ -20,8 +20,9 @@ from starlette.responses import Response
 
 from llmkg.config import ServerSettings, data_root
 from llmkg.engine.endpoint import ResultCache
-from llmkg.kg import audit
-from llmkg.namespaces import PREFERRED_GRAPH, PREFIXES, shorten, text
+from llmkg.kg import audit, describe
+from llmkg.kg.build import Dataset
+from llmkg.namespaces import LLMKG, PREFERRED_GRAPH, PREFIXES, shorten, text
 from llmkg.pages.linkeddata import IriMap
 from llmkg.sparql.query import check, syntax_error
 
@@ -101,6 +102,25 @@ class Site:
     @cached_property
     def quads(self) -> list[ox.Quad]:
         return list(self.store)
+
+    @cached_property
+    def version(self) -> str:
+        """The data version (the same content hash the endpoint's ETags and VoID carry)."""
+        return Dataset(quads=self.quads).version
+
+    @cached_property
+    def documents(self) -> dict[str, dict[str, str]]:
+        """Of each source document: its party, evidence, arXiv id and DOI (local names and lexical values)."""
+        found: dict[str, dict[str, str]] = defaultdict(dict)
+        for name in ("party", "evidence", "arxivId", "doi"):
+            for q in self.store.quads_for_pattern(None, ox.NamedNode(LLMKG + name), None, None):
+                found[text(q.subject)][name] = text(q.object).removeprefix(LLMKG)
+        return dict(found)
+
+    @cached_property
+    def statistics(self) -> describe.Statistics:
+        """Triples per graph, sources, vocabularies: what the VoID page shows."""
+        return describe.statistics(self.store)
 
     @cached_property
     def _meta_quads(self) -> list[ox.Quad]:

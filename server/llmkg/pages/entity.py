@@ -7,6 +7,7 @@ the audit's conflicts, so the pages say exactly what ``llmkg why`` and ``llmkg a
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import pyoxigraph as ox
@@ -29,10 +30,19 @@ class Badge:
     date: str
     locator: str
     evidence: str
+    party: str = ""
 
     @property
     def curated(self) -> bool:
         return not self.source_iri
+
+    @property
+    def rank(self) -> int:
+        """Where the badge comes among a value's badges: primary first-party sources first, secondary last."""
+        if self.curated:
+            return 2
+        primary = self.evidence == "Primary"
+        return (0 if self.party == "FirstParty" else 1) if primary else 3
 
 
 @dataclass
@@ -68,12 +78,22 @@ class Inbound:
 
 
 @dataclass
+class Fact:
+    """One line of the summary card: the preferred value(s) of one or more properties, with their best source."""
+
+    label: str
+    values: list[tuple[str, Value]]  # (prefix such as "active", value)
+    anchor: str  # the id of the detailed row
+
+
+@dataclass
 class EntityView:
     iri: str
     label: str
     types: list[Link]
     groups: list[tuple[str, list[Statement]]]
     inbound: list[Inbound]
+    summary: list[Fact] = field(default_factory=list)
 
     @property
     def conflicts(self) -> list[Statement]:
@@ -85,6 +105,23 @@ class EntityView:
 
 INBOUND_LIMIT = 30
 TITLE = PREFIXES["dcterms"] + "title"
+#: The summary card: what people look for first, each line one or more properties (with a word before each value).
+SUMMARY = (
+    ("Parameters", (("active", "llmkg:activeParameters"), ("total", "llmkg:totalParameters"))),
+    ("Context length", (("", "llmkg:contextLength"),)),
+    ("Released", (("", "dcterms:issued"),)),
+    ("Licence", (("", "dcterms:license"),)),
+    ("Developer", (("", "llmkg:developer"),)),
+    ("Modalities", (("in", "llmkg:inputModality"), ("out", "llmkg:outputModality"))),
+    ("Family", (("", "llmkg:inFamily"),)),
+    ("Model", (("", "llmkg:checkpointOf"),)),
+    ("Hugging Face", (("", "llmkg:huggingFaceRepository"),)),
+)
+
+
+def anchor(prop: str) -> str:
+    """The id of a property's row on an entity page: ``prop-llmkg-totalParameters`` for llmkg:totalParameters."""
+    return "prop-" + shorten(ox.NamedNode(prop)).replace(":", "-")
 
 
 def entity(site: Site, iri: str) -> EntityView:
@@ -105,7 +142,34 @@ def entity(site: Site, iri: str) -> EntityView:
     types = [Link(site.label(t), t) for t in site.types(iri)]
     titles = [q.object.value for q in own.values() if q.predicate.value == TITLE and isinstance(q.object, ox.Literal)]
     label = site.label(iri) if iri in site.labels or not titles else min(titles)
-    return EntityView(iri, label, types, ordered, inbound(site, iri))
+    view = EntityView(iri, label, types, ordered, inbound(site, iri))
+    view.summary = summary(site, view)
+    return view
+
+
+def summary(site: Site, view: EntityView) -> list[Fact]:
+    """The card at the top: preferred values of the SUMMARY properties the entity has, and its papers."""
+    statements = {s.prop: s for _, rows in view.groups for s in rows}
+    facts = []
+    for label, parts in SUMMARY:
+        found = [(word, statements[expand(prop)]) for word, prop in parts if expand(prop) in statements]
+        values = [(word, v) for word, s in found for v in s.values if v.preferred or len(s.values) == 1]
+        if values:
+            facts.append(Fact(label, values, anchor(found[0][1].prop)))
+    papers = _papers(site, statements.values())
+    if papers:
+        facts.append(Fact("Paper", [("", p) for p in papers], ""))
+    return facts
+
+
+def _papers(site: Site, statements: Iterable[Statement]) -> list[Value]:
+    """The documents with an arXiv id or DOI that state something about the entity."""
+    found: dict[str, Value] = {}
+    for badge in (b for s in statements for v in s.values for b in v.badges if not b.curated):
+        facts = site.documents.get(badge.source_iri, {})
+        if "arxivId" in facts or "doi" in facts:
+            found.setdefault(badge.source_iri, Value(badge.title or badge.source, iri=badge.source_iri))
+    return sorted(found.values(), key=lambda v: v.text)
 
 
 def _key(quad: ox.Quad) -> tuple[str, str, str]:
@@ -119,8 +183,14 @@ def _values(site: Site, pairs: list[tuple[Reason, ox.Quad]]) -> list[Value]:
         if value is None:
             value = values[quad.object] = _value(site, quad)
         value.preferred |= reason.preferred
-        value.badges.append(badge(reason))
+        value.badges.append(badge(reason, site.documents))
+    for value in values.values():
+        value.badges.sort(key=lambda b: (b.rank, _newest_first(b.date)))
     return sorted(values.values(), key=lambda v: (not v.preferred, v.text))
+
+
+def _newest_first(date: str) -> tuple[int, ...]:
+    return tuple(-int(part) for part in date.split("-") if part.isdigit())
 
 
 def _value(site: Site, quad: ox.Quad) -> Value:
@@ -133,17 +203,20 @@ def _value(site: Site, quad: ox.Quad) -> Value:
     return Value(str(term))
 
 
-def badge(reason: Reason) -> Badge:
+def badge(reason: Reason, documents: dict[str, dict[str, str]] | None = None) -> Badge:
+    """A value's source as a badge; ``documents`` (Site.documents) gives the source's party."""
     curated = reason.source == "(curated)"
+    source_iri = "" if curated else expand(reason.source)
     return Badge(
         source="curated" if curated else reason.source,
-        source_iri="" if curated else expand(reason.source),
+        source_iri=source_iri,
         graph=reason.graph,
         title=reason.title,
         version=short_version(reason.version),
         date=reason.date,
         locator=reason.locator,
         evidence=reason.evidence,
+        party=(documents or {}).get(source_iri, {}).get("party", ""),
     )
 
 

@@ -8,15 +8,22 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Request
-from fastapi.responses import FileResponse, HTMLResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
+from starlette.exceptions import HTTPException
+from starlette.routing import Match
+from starlette.types import Scope
 
 from llmkg import __version__
 from llmkg.kg.build import DUMPS
 from llmkg.namespaces import expand
+from llmkg.pages import cite, discovery, entity, ontology_doc
 from llmkg.pages.data import Site
+from llmkg.pages.linkeddata import HTML, alternates, choose
 from llmkg.sparql.formats import best
 
 router = APIRouter(include_in_schema=False)
@@ -67,6 +74,13 @@ def page(
         "version": __version__,
         "assets": site.settings.has("yasgui.min.js", "yasgui.min.css"),
         "charts": site.settings.has("chart.umd.min.js"),
+        "alternates": alternates,
+        "anchor": entity.anchor,
+        "term_href": lambda iri: ontology_doc.link(site, root, iri) or href(request, iri),
+        "citation": lambda: cite.dataset(site, root),
+        "bibtex": cite.bibtex,
+        "csl_json": cite.csl_json,
+        "licences": [(u, discovery.licence_name(u)) for u in discovery.about(discovery.dataset_iri(site)).licences],
     }
     response = templates.TemplateResponse(request, template, {**helpers, **context}, status_code=status)
     response.headers["Content-Security-Policy"] = CSP
@@ -78,6 +92,41 @@ def page(
 def prefers_json(request: Request) -> bool:
     """Whether the client asks for JSON rather than a page (no Accept, or ``*/*``, means a page)."""
     return best(request.headers.get("accept"), ["text/html", "application/json"]) == "application/json"
+
+
+def asks_for_a_page(accept: str | None) -> bool:
+    """Whether a client names HTML among what it accepts and prefers it to every RDF format.
+
+    Browsers do; programs send ``*/*`` or an RDF type, and keep getting data.
+
+    >>> asks_for_a_page("text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8")
+    True
+    >>> asks_for_a_page("*/*"), asks_for_a_page("text/turtle, text/html;q=0.5"), asks_for_a_page(None)
+    (False, False, False)
+    """
+    if not accept or "html" not in accept:
+        return False
+    return choose(accept, None) == HTML
+
+
+#: Parameters that make a request one for data whatever its Accept says (a query, a chosen format).
+DATA_PARAMS = {"query", "update", "format", "output"}
+
+
+class PageRoute(APIRoute):
+    """A route that only answers browsers: a program, or a request for data (``?query=``, ``?format=``),
+    falls through to the API's route at the same path."""
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        match, child = super().matches(scope)
+        if match is Match.NONE:
+            return match, child
+        headers = dict(scope.get("headers") or [])
+        accept = headers.get(b"accept", b"").decode("latin-1")
+        params = {k for k, _ in parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)}
+        if not asks_for_a_page(accept) or params & DATA_PARAMS:
+            return Match.NONE, {}
+        return match, child
 
 
 def entry_points(root: str) -> dict[str, Any]:
@@ -96,6 +145,19 @@ def entry_points(root: str) -> dict[str, Any]:
 
 def not_found(request: Request, what: str) -> HTMLResponse:
     return page(request, "error.html", {"title": "Not found", "detail": what}, status=404)
+
+
+async def not_found_anywhere(request: Request, error: Exception) -> Response:
+    """A 404 from any route (or from no route): a page for a browser; for a program, what the app's own
+    handler of HTTP errors answers (the API's problem document), else the framework's JSON."""
+    assert isinstance(error, HTTPException)
+    if asks_for_a_page(request.headers.get("accept")):
+        return not_found(request, f"There is no page at {request.url.path}: {error.detail}")
+    handler = request.app.exception_handlers.get(HTTPException)
+    if handler is not None:
+        response: Response = await handler(request, error)
+        return response
+    return JSONResponse({"detail": error.detail}, status_code=404)
 
 
 @router.get("/assets/{name}")

@@ -19,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 
 from llmkg.kg import catalog
 from llmkg.namespaces import GRAPH, PREFIXES
-from llmkg.pages import boards, entity, linkeddata
+from llmkg.pages import boards, cite, entity, linkeddata, ontology_doc
 from llmkg.pages.data import Site
 from llmkg.pages.kit import base, not_found, page, site_of
 from llmkg.pages.linkeddata import HTML, ONTOLOGY_GRAPH, SHAPES_GRAPHS
@@ -49,7 +49,8 @@ async def graph(request: Request, path: str, format: FormatParam = None) -> Resp
 
 @router.api_route("/ontology", methods=GET)
 async def ontology(request: Request, format: FormatParam = None) -> Response:
-    return await _serve(request, "ontology", format, _graph_page)
+    """The ontology: its documentation (pyLODE) for a browser, its statements in RDF for a program."""
+    return await _serve(request, "ontology", format, _ontology_page)
 
 
 @router.api_route("/ontology/{name}", methods=GET)
@@ -153,6 +154,7 @@ def _entity_page(request: Request, site: Site, iri: str) -> HTMLResponse:
         "results": boards.results_of(site, iri) if view.has_type("Checkpoint") or view.has_type("Model") else [],
         "graphs": entity.source_graphs(site, iri) if view.has_type("SourceDocument") else [],
         "revisions": entity.revisions(site, iri) if view.has_type("SourceDocument") else [],
+        "cited": cite.document(site, iri) if view.has_type("SourceDocument") else None,
     }
     return page(request, "entity.html", {"view": view, **extra})
 
@@ -164,6 +166,12 @@ def _graph_page(request: Request, site: Site, iri: str) -> HTMLResponse:
     quads = [q for g in graphs for q in site.store.quads_for_pattern(None, None, None, ox.NamedNode(g))]
     meta = entity.entity(site, graphs[0]) if len(graphs) == 1 else None
     return page(request, "graph.html", {"iri": iri, "graphs": graphs, "quads": quads, "meta": meta})
+
+
+def _ontology_page(request: Request, site: Site, iri: str) -> HTMLResponse:
+    if not _has_graphs(site, [ONTOLOGY_GRAPH]):
+        return not_found(request, f"The store has no graph <{ONTOLOGY_GRAPH}>.")
+    return page(request, "ontology.html", {"iri": iri, "doc": ontology_doc.documentation(site)})
 
 
 def _query_page(request: Request, site: Site, iri: str) -> HTMLResponse:

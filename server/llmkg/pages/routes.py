@@ -10,15 +10,18 @@ from typing import Annotated
 
 import pyoxigraph as ox
 from fastapi import APIRouter, FastAPI, Query, Request
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from llmkg.kg import catalog
-from llmkg.pages import boards, compare, editor, kit, licence, resolve
+from llmkg.namespaces import shorten
+from llmkg.pages import boards, cite, compare, discovery, editor, kit, licence, models, resolve, search
 from llmkg.pages.data import PageSettings, Runner, Site
-from llmkg.pages.kit import base, not_found, page, prefers_json, site_of
+from llmkg.pages.kit import PageRoute, base, not_found, page, prefers_json, site_of
 
 router = APIRouter(include_in_schema=False)
+#: Paths the API serves to programs, answered here with a page when a browser asks (mounted first).
+for_browsers = APIRouter(include_in_schema=False, route_class=PageRoute)
 
 
 def install(
@@ -27,9 +30,11 @@ def install(
     """Add the pages and the Linked Data routes to ``app``, serving ``store``."""
     site = Site(store, settings=settings or PageSettings.from_env(), runner=runner)
     app.state.site = site
+    app.include_router(for_browsers)
     app.include_router(router)
     app.include_router(resolve.router)
     app.include_router(kit.router)
+    app.add_exception_handler(404, kit.not_found_anywhere)
     return site
 
 
@@ -44,12 +49,90 @@ async def home(request: Request) -> Response:
         "queries": catalog.saved_queries(site.settings.data, strict=False),
         "boards": await run_in_threadpool(boards.index, site),
     }
+    context["jsonld"] = discovery.dataset_jsonld(site, base(request))
     return page(request, "home.html", context, headers={"Vary": "Accept"})
 
 
 def _families(site: Site) -> list[str]:
     found = site.select("SELECT DISTINCT ?f WHERE { ?f a llmkg:ModelFamily . FILTER EXISTS { ?m llmkg:inFamily ?f } }")
     return sorted((r["f"].value for r in found), key=site.label)
+
+
+@for_browsers.get("/sparql", response_class=HTMLResponse)
+async def sparql_for_browsers(request: Request) -> Response:
+    """A browser opening the endpoint gets the editor (programs get the Service Description)."""
+    context = await run_in_threadpool(editor.context, site_of(request), None, None)
+    return page(request, "editor.html", context, headers={"Vary": "Accept"})
+
+
+@for_browsers.get("/queries", response_class=HTMLResponse)
+async def queries_for_browsers(request: Request) -> Response:
+    """The saved queries as a table (programs get the JSON list)."""
+    listed = catalog.saved_queries(site_of(request).settings.data, strict=False)
+    return page(request, "queries.html", {"queries": listed}, headers={"Vary": "Accept"})
+
+
+@for_browsers.get("/.well-known/void", response_class=HTMLResponse)
+async def void_for_browsers(request: Request) -> Response:
+    """The VoID description as a page (programs get RDF)."""
+    view = await run_in_threadpool(discovery.void_view, site_of(request), base(request))
+    return page(request, "void.html", {"void": view}, headers={"Vary": "Accept"})
+
+
+@router.get("/sitemap.xml")
+async def sitemap(request: Request) -> Response:
+    paths = await run_in_threadpool(discovery.sitemap_paths, site_of(request))
+    body = kit.templates.get_template("sitemap.xml").render(root=base(request), paths=paths)
+    return Response(body, media_type="application/xml")
+
+
+@router.get("/robots.txt")
+async def robots(request: Request) -> Response:
+    return PlainTextResponse(discovery.robots(base(request)))
+
+
+@router.get("/search", response_class=HTMLResponse)
+async def find(
+    request: Request,
+    q: Annotated[str, Query(max_length=search.MAX_QUERY)] = "",
+    limit: Annotated[int | None, Query(ge=1, le=1000)] = None,
+    format: str | None = None,
+) -> Response:
+    """Things whose names match ``q``, best first: a page, or JSON for programs (and the suggestions)."""
+    site = site_of(request)
+    hits = await run_in_threadpool(search.search, site, q, limit)
+    if format == "json" or (format is None and prefers_json(request)):
+        results = [h.as_dict(kit.href(request, h.iri)) for h in hits]
+        return JSONResponse({"query": q, "results": results}, headers={"Vary": "Accept"})
+    return page(request, "search.html", {"q": q, "hits": hits}, headers={"Vary": "Accept"})
+
+
+@router.get("/models", response_class=HTMLResponse)
+async def model_index(request: Request) -> Response:
+    """Every model and checkpoint with the facts people compare; facets filter (``?family=IRI&year=2025``)."""
+    chosen = {name: request.query_params.getlist(name) for name in models.FACETS}
+    view = await run_in_threadpool(models.index, site_of(request), chosen)
+    helpers = {"toggled": models.toggled, "size": models.size, "open_weights": models.open_weights_of}
+    return page(request, "models.html", {"index": view, **helpers})
+
+
+@router.get("/cite", response_class=HTMLResponse)
+async def citation(request: Request, format: str | None = None, of: str | None = None) -> Response:
+    """How to cite the dataset (or, with ``of=IRI``, a source document): a page, BibTeX or CSL-JSON."""
+    site = site_of(request)
+    found = await run_in_threadpool(cite.document, site, of) if of else cite.dataset(site, base(request))
+    if found is None:
+        return not_found(request, f"No source document <{of}> with a title to cite.")
+    writers = {"bibtex": (cite.bibtex, cite.BIBTEX), "csl-json": (cite.csl_json, cite.CSL_JSON)}
+    if format in writers:
+        write, media = writers[format]
+        disposition = f'inline; filename="{found.key}.{"bib" if format == "bibtex" else "json"}"'
+        return Response(write(found), media_type=media, headers={"Content-Disposition": disposition})
+    if format is not None:
+        return page(
+            request, "error.html", {"title": "Unknown format", "detail": "format is bibtex or csl-json"}, status=400
+        )
+    return page(request, "cite.html", {"cited": found, "of": of})
 
 
 @router.get("/editor", response_class=HTMLResponse)
@@ -82,6 +165,26 @@ async def leaderboard(request: Request, slug: str) -> Response:
     return page(request, "leaderboard.html", {"board": board})
 
 
+@router.get("/compare", response_class=HTMLResponse)
+async def compare_chosen(
+    request: Request,
+    m: Annotated[list[str] | None, Query(max_length=500)] = None,
+    t: bool = False,
+) -> Response:
+    """Any models side by side (``?m=model:llama-4-maverick&m=model:llama-3.1-405b``); ``t=1`` transposes."""
+    site = site_of(request)
+    given = m or []
+    try:
+        view = await run_in_threadpool(compare.chosen, site, given)
+    except compare.ChoiceError as error:
+        problem = {"title": "Cannot compare these models", "detail": str(error)}
+        return page(request, "error.html", problem, status=400)
+    options = await run_in_threadpool(compare.candidates, site)
+    names = [shorten(ox.NamedNode(iri)) for iri, _ in view.models]
+    context = {"chosen": names, "transposed": t, "options": options, "link": compare.link}
+    return page(request, "compare.html", {"cmp": view, **context})
+
+
 @router.get("/compare/{slug}", response_class=HTMLResponse)
 async def family(request: Request, slug: str) -> Response:
     """The variants of a family side by side."""
@@ -90,7 +193,8 @@ async def family(request: Request, slug: str) -> Response:
     view = await run_in_threadpool(compare.comparison, site, iri)
     if not view.models:
         return not_found(request, f"No family <{iri}> with members.")
-    return page(request, "compare.html", {"cmp": view})
+    choose = [shorten(ox.NamedNode(iri)) for iri, _ in view.models]
+    return page(request, "compare.html", {"cmp": view, "family_link": compare.link(choose), "chosen": None})
 
 
 @router.get("/conflicts", response_class=HTMLResponse)

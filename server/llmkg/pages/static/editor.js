@@ -98,4 +98,28 @@
   });
   var wanted = new URLSearchParams(window.location.search).get("example");
   if (wanted) openExample(wanted);
+
+  /* What YASGUI's markup lacks for screen readers and keyboards, added after each of its redraws: names for
+   * its text fields, a focusable query box, and a role for its "add tab" button, the one child of its list of
+   * tabs that is not a tab (YASGUI inserts new tabs before it, so it stays where it is). */
+  function accessible() {
+    holder.querySelectorAll("input.autocomplete:not([aria-label])").forEach(function (field) {
+      field.setAttribute("aria-label", "SPARQL endpoint");
+    });
+    holder.querySelectorAll(".tab input[type=text]:not([aria-label])").forEach(function (field) {
+      field.setAttribute("aria-label", "Name of this tab");
+    });
+    holder.querySelectorAll(".CodeMirror textarea:not([aria-label])").forEach(function (field) {
+      field.setAttribute("aria-label", "SPARQL query");
+    });
+    holder.querySelectorAll(".CodeMirror-scroll:not([tabindex=\"0\"])").forEach(function (box) {  // CodeMirror sets -1
+      box.setAttribute("tabindex", "0");
+    });
+    holder.querySelectorAll(".tabsList button.addTab:not([role])").forEach(function (add) {
+      add.setAttribute("role", "tab");
+      add.setAttribute("aria-selected", "false");
+    });
+  }
+  accessible();
+  new MutationObserver(accessible).observe(holder, { childList: true, subtree: true });  // it only sets attributes
 })();
