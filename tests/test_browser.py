@@ -105,6 +105,20 @@ def test_home_page_leads_to_a_model_and_its_sources(served: tuple[str, Site], pa
     expect(page.get_by_text("Fact graphs taken from this document")).to_be_visible()
 
 
+def test_the_editor_charts_the_measured_value_not_a_condition(served: tuple[str, Site], page: Page) -> None:
+    """Saved query 006 lists shots before the score: the chart plots the score."""
+    base, _ = served
+    page.goto(base + "editor")
+    expect(page.locator("body.yasgui-ready")).to_have_count(1)
+    page.locator('[data-example^="006"]').first.click()
+    page.locator(".tabPanel.active .yasqe_queryButton").click()
+    expect(page.locator(".tabPanel.active .yasr table.dataTable tbody tr").first).to_be_visible(timeout=20_000)
+    page.locator(".tabPanel.active .yasr .select_chart").first.click()
+    canvas = page.locator(".tabPanel.active .yasr-chart canvas").first
+    expect(canvas).to_be_visible()
+    assert canvas.evaluate("(c) => Chart.getChart(c).data.datasets[0].label") == "value"
+
+
 def test_editor_runs_a_saved_example_and_shows_rows(served: tuple[str, Site], page: Page) -> None:
     base, _ = served
     page.goto(base + "editor")

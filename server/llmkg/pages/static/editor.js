@@ -9,7 +9,9 @@
   var cfg = JSON.parse(configEl.textContent);
   var Yasgui = window.Yasgui;
 
-  /* A YASR plugin: a bar chart of the first numeric column against the first other column. */
+  /* A YASR plugin: a bar chart of the measured numeric column against the first other column. The
+     measured column is one named like a measurement (value, score, mean, total, count, n), else the last
+     numeric one: results list their conditions (shots, year) before what was measured. */
   function ChartPlugin(yasr) {
     this.yasr = yasr;
     this.priority = 5;
@@ -19,10 +21,12 @@
     var results = this.yasr.results;
     if (!results || !results.getVariables || !results.getBindings) return null;
     var vars = results.getVariables(), rows = results.getBindings() || [];
-    var numeric = vars.find(function (v) {
+    var numerics = vars.filter(function (v) {
       return rows.length > 0 && rows.every(function (r) { return r[v] && r[v].value !== "" && !isNaN(Number(r[v].value)); });
     });
-    if (!numeric) return null;
+    if (numerics.length === 0) return null;
+    var measured = numerics.find(function (v) { return /^(value|score|mean|avg|average|total|count|n)$/i.test(v); });
+    var numeric = measured || numerics[numerics.length - 1];
     var others = vars.filter(function (v) { return v !== numeric; });
     var literal = others.find(function (v) { return rows.every(function (r) { return r[v] && r[v].type !== "uri"; }); });
     var label = literal || others[0] || numeric;
