@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from html import unescape
 from pathlib import Path
 
+import pyoxigraph as ox
 import pytest
 from fastapi.testclient import TestClient
 
@@ -330,3 +331,39 @@ def test_ontology_documentation_has_one_anchor_per_term_and_entity_pages_link_to
     assert set(links) == {"inFamily", "totalParameters"}, "every property name links to its section"
     turtle = client.get("/ontology", headers={"Accept": "text/turtle"})
     assert turtle.headers["content-type"].startswith("text/turtle") and "totalParameters" in turtle.text
+
+
+LINEAGE = """
+@prefix llmkg: <https://w3id.org/llmkg/ontology#> .
+@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .
+@prefix model: <https://w3id.org/llmkg/id/model/> .
+<https://w3id.org/llmkg/graph/test/card> {
+  model:base a llmkg:Model ; rdfs:label "Base" .
+  model:guard a llmkg:Model ; rdfs:label "Guard" ; llmkg:prunedFrom model:base .
+  model:guard-int4 a llmkg:Model ; rdfs:label "Guard INT4" ; llmkg:quantizedFrom model:guard .
+}
+<https://w3id.org/llmkg/ontology> {
+  llmkg:prunedFrom rdfs:label "pruned from"@en .
+  llmkg:quantizedFrom rdfs:label "quantized from"@en .
+}
+"""
+
+
+@pytest.mark.parametrize(
+    ("model", "shown"),
+    [
+        (
+            "guard",
+            "Lineage Comes from (each link as a source states it, nearest first): pruned from Base What comes "
+            "from it: Guard INT4 quantized from it",
+        ),
+        ("base", "Lineage What comes from it: Guard pruned from it Guard INT4 quantized from it"),
+    ],
+)
+def test_entity_pages_draw_the_lineage_both_ways(model: str, shown: str) -> None:
+    store = ox.Store()
+    store.bulk_extend(ox.parse(LINEAGE, format=ox.RdfFormat.TRIG))
+    with TestClient(page_app(store)) as client:
+        html = client.get(f"/id/model/{model}", headers={"Accept": "text/html"}).text
+    start = html.index('<section class="lineage"')
+    assert text(html[start : html.index("</section>", start)]) == shown

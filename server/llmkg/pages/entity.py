@@ -94,6 +94,8 @@ class EntityView:
     groups: list[tuple[str, list[Statement]]]
     inbound: list[Inbound]
     summary: list[Fact] = field(default_factory=list)
+    ancestors: list[LineageNode] = field(default_factory=list)
+    descendants: list[LineageNode] = field(default_factory=list)
 
     @property
     def conflicts(self) -> list[Statement]:
@@ -104,6 +106,49 @@ class EntityView:
 
 
 INBOUND_LIMIT = 30
+#: How a model comes from another, as the sources state it (the sub-properties of prov:wasDerivedFrom, the
+#: generation a model succeeds); a lineage tree follows them both ways, a few steps at most.
+LINEAGE = ("distilledFrom", "prunedFrom", "fineTunedFrom", "quantizedFrom", "basedOn", "successorOf")
+LINEAGE_DEPTH = 4
+_LINEAGE_EDGES = f"""
+SELECT DISTINCT ?derived ?how ?ancestor WHERE {{
+  VALUES ?how {{ {" ".join("llmkg:" + p for p in LINEAGE)} }}
+  GRAPH ?g {{ ?derived ?how ?ancestor }}
+}}"""
+
+
+@dataclass
+class LineageNode:
+    """One model in a lineage tree: how it relates to its parent in the tree, and what comes from it."""
+
+    link: Link
+    how: str
+    children: list[LineageNode] = field(default_factory=list)
+
+
+def lineage(site: Site, iri: str) -> tuple[list[LineageNode], list[LineageNode]]:
+    """What ``iri`` comes from (ancestors, nearest first) and what comes from it (descendants), as trees."""
+    up: dict[str, set[tuple[str, str]]] = defaultdict(set)
+    down: dict[str, set[tuple[str, str]]] = defaultdict(set)
+    for row in site.select(_LINEAGE_EDGES):
+        derived, how, ancestor = (row[k].value for k in ("derived", "how", "ancestor"))
+        up[derived].add((ancestor, how))
+        down[ancestor].add((derived, how))
+    return _tree(site, iri, up, frozenset()), _tree(site, iri, down, frozenset())
+
+
+def _tree(site: Site, iri: str, edges: dict[str, set[tuple[str, str]]], seen: frozenset[str]) -> list[LineageNode]:
+    """The models one step from ``iri`` along ``edges``, each with its own subtree, until LINEAGE_DEPTH."""
+    if len(seen) >= LINEAGE_DEPTH:
+        return []
+    nodes = []
+    for other, how in sorted(edges.get(iri, ()), key=lambda edge: (site.label(edge[0]).lower(), edge[1])):
+        if other not in seen and other != iri:
+            children = _tree(site, other, edges, seen | {iri})
+            nodes.append(LineageNode(Link(site.label(other), other), site.label(how), children))
+    return nodes
+
+
 TITLE = PREFIXES["dcterms"] + "title"
 #: The summary card: what people look for first, each line one or more properties (with a word before each value).
 SUMMARY = (
@@ -144,6 +189,7 @@ def entity(site: Site, iri: str) -> EntityView:
     label = site.label(iri) if iri in site.labels or not titles else min(titles)
     view = EntityView(iri, label, types, ordered, inbound(site, iri))
     view.summary = summary(site, view)
+    view.ancestors, view.descendants = lineage(site, iri)
     return view
 
 
