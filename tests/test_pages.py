@@ -13,6 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from llmkg.namespaces import sparql_prefixes
+from llmkg.pages import routes
 from tests.web_support import mini_store, page_app
 
 
@@ -367,3 +368,19 @@ def test_entity_pages_draw_the_lineage_both_ways(model: str, shown: str) -> None
         html = client.get(f"/id/model/{model}", headers={"Accept": "text/html"}).text
     start = html.index('<section class="lineage"')
     assert text(html[start : html.index("</section>", start)]) == shown
+
+
+def test_the_audit_page_is_a_summary_and_one_section_at_a_time(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(routes, "AUDIT_PAGE", 1)
+    first = client.get("/audit", headers={"Accept": "text/html"})
+    assert first.status_code == 200 and 'data-name="audit-sources"' in first.text
+    sources = int(re.search(r'id="sources">(\d+)<', first.text)[1])  # type: ignore[index]
+    assert sources > 1 and f"Page 1 of {sources}" in text(first.text) and 'rel="next"' in first.text
+    last = client.get(f"/audit?section=sources&page={sources}", headers={"Accept": "text/html"})
+    assert 'rel="prev"' in last.text and 'rel="next"' not in last.text
+    missing = client.get("/audit?section=missing", headers={"Accept": "text/html"})
+    assert 'data-name="audit-missing"' in missing.text and 'data-name="audit-sources"' not in missing.text
+    for bad in ("section=nope", f"section=sources&page={sources + 1}", "page=x"):
+        assert client.get(f"/audit?{bad}", headers={"Accept": "text/html"}).status_code == 404

@@ -6,13 +6,15 @@ Handlers only read the request, call one function of views/boards/compare and re
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, Any
 
 import pyoxigraph as ox
 from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from llmkg.kg import audit as audit_report
 from llmkg.kg import catalog
 from llmkg.namespaces import shorten
 from llmkg.pages import boards, cite, compare, discovery, editor, kit, licence, models, resolve, search
@@ -216,7 +218,27 @@ async def audit(request: Request) -> Response:
     report = await run_in_threadpool(lambda: site_of(request).report)
     if prefers_json(request) or request.query_params.get("format") == "json":
         return JSONResponse(report.as_dict(), headers={"Vary": "Accept"})
-    return page(request, "audit.html", {"report": report}, headers={"Vary": "Accept"})
+    section = request.query_params.get("section", "sources")
+    if section not in AUDIT_SECTIONS:
+        return not_found(request, f"The audit has no section {section!r}; it has {', '.join(AUDIT_SECTIONS)}.")
+    rows = AUDIT_SECTIONS[section](report)
+    number = request.query_params.get("page", "1")
+    pages = max(1, -(-len(rows) // AUDIT_PAGE))
+    if not number.isdigit() or not 1 <= int(number) <= pages:
+        return not_found(request, f"The audit section {section!r} has pages 1 to {pages}.")
+    shown = rows[(int(number) - 1) * AUDIT_PAGE : int(number) * AUDIT_PAGE]
+    context = {"report": report, "section": section, "rows": shown, "page_number": int(number), "pages": pages}
+    return page(request, "audit.html", context, headers={"Vary": "Accept"})
+
+
+#: The audit page shows its summary and one section at a time, AUDIT_PAGE rows a page.
+AUDIT_PAGE = 200
+AUDIT_SECTIONS: dict[str, Callable[[audit_report.Report], list[Any]]] = {
+    "sources": lambda report: list(report.sources),
+    "unprovenanced": lambda report: list(report.unprovenanced),
+    "secondary": lambda report: list(report.secondary_only),
+    "missing": lambda report: list(report.missing.items()),
+}
 
 
 @router.get("/licence-check", response_class=HTMLResponse)
