@@ -100,7 +100,8 @@ class Site:
 
     @cached_property
     def _meta_quads(self) -> list[ox.Quad]:
-        return [q for q in self.quads if q.predicate.value in _META]
+        # by predicate, not by reading every quad: an entity page needs only these
+        return [q for p in sorted(_META) for q in self.store.quads_for_pattern(None, ox.NamedNode(p), None, None)]
 
     def why(self, iri: str) -> list[audit.Reason]:
         """audit.why() for one subject, reading only the quads it needs."""
