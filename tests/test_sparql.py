@@ -257,7 +257,8 @@ def test_void_counts_triples_per_graph(client: TestClient) -> None:
     response = client.get("/.well-known/void", headers={"Accept": "application/n-triples"})
     graph = rdflib.Graph().parse(data=response.text, format="nt")
     counts = {str(g): integer(graph.value(g, VOID.triples)) for g in graph.objects(None, VOID.subset)}
-    assert counts[G_FILLER] == 24 and counts[G_MODELS] == 7
+    assert counts[G_FILLER] == 24 and counts[G_MODELS] == 7 and counts[DEFAULT_GRAPH] == default_size()
+    assert "one value per fact" in str(graph.value(rdflib.URIRef(DEFAULT_GRAPH), rdflib.DCTERMS.description))
     dataset = next(graph.subjects(VOID.sparqlEndpoint, None))
     assert integer(graph.value(dataset, VOID.triples)) == len(make_store())
     assert (dataset, rdflib.DCTERMS.license, rdflib.URIRef("https://creativecommons.org/licenses/by/4.0/")) in graph
