@@ -288,6 +288,11 @@ def test_graph_store_read_side(client: TestClient) -> None:
     union = client.get("/rdf-graphs?default", headers={"Accept": "text/turtle"})
     assert len(rdflib.Graph().parse(data=union.text, format="turtle")) == default_size()
     problem(client.get("/rdf-graphs", params={"graph": GRAPH + "nothing"}), 404)
+    nt = {"Accept": "application/n-triples"}
+    short = client.get("/rdf-graphs", params={"graph": "graph:test/filler"}, headers=nt)
+    assert short.status_code == 200 and short.text == one.text
+    typo = problem(client.get("/rdf-graphs", params={"graph": "graph:test/filer"}), 404)
+    assert "did you mean" in typo["detail"] and typo["detail"].endswith(f"{G_FILLER}?")
     problem(client.get("/rdf-graphs"), 400)
 
 
