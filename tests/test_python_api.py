@@ -16,7 +16,7 @@ import pyoxigraph as ox
 import pytest
 
 import llmkg
-from llmkg.kg import catalog
+from llmkg.kg import catalog, names
 from llmkg.notebook import Graph, Rows, plain
 from llmkg.sparql.query import QueryError
 
@@ -119,6 +119,14 @@ def test_unknown_saved_query_and_parameter_are_clear_errors(kg: Graph) -> None:
         kg.run("no-such-query")
     with pytest.raises(catalog.ParamError, match="unknown parameter"):
         kg.run("001", nosuch="1")
+
+
+def test_a_misspelt_entity_is_an_error_with_a_suggestion_never_an_empty_answer(kg: Graph) -> None:
+    with pytest.raises(names.UnknownName, match="did you mean model:llama-4-maverick"):
+        kg.why("model:llama-4-mavrick", "llmkg:totalParameters")
+    with pytest.raises(names.UnknownName, match="no entity family:llama-5 in the graph; did you mean family:llama-4"):
+        kg.run("001", family="family:llama-5")
+    assert kg.why("model:llama-4-scout", "llmkg:noSuchProperty") == []  # a known entity without it: no error
 
 
 def test_an_unknown_prefix_is_a_clear_error(kg: Graph) -> None:

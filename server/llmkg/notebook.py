@@ -30,7 +30,7 @@ import pyoxigraph as ox
 
 from llmkg.config import ServerSettings
 from llmkg.engine.endpoint import Endpoint
-from llmkg.kg import catalog
+from llmkg.kg import catalog, names
 from llmkg.kg.audit import Reason, quads_about, why
 from llmkg.kg.build import load_dataset, memory_store, read_store_info
 from llmkg.namespaces import NUMERIC_TYPES, XSD, expand, shorten
@@ -137,7 +137,10 @@ class Graph:
         store answers it."""
         saved = catalog.find(name)
         types = {p.name: p.type for p in saved.params}
-        given = {k: iri(str(v)) if types.get(k) == "iri" else str(v) for k, v in params.items()}
+        given = {k: iri(str(v)) if types.get(k) == "iri" and str(v) != "*" else str(v) for k, v in params.items()}
+        for key, value in given.items():
+            if types.get(key) == "iri" and value != "*":
+                names.require_known(self.store, value)
         return _answer(catalog.run(saved, self.store, given))
 
     def why(self, subject: str, property: str) -> list[Fact]:
@@ -149,8 +152,11 @@ class Graph:
         return self._facts(subject, None)
 
     def _facts(self, subject: str, prop: str | None) -> list[Fact]:
+        """Raises names.UnknownName (a ValueError) for a subject the graph does not know, with suggestions."""
         s, p = iri(subject), iri(prop) if prop else None
         reasons = why(quads_about(self.store, s, p), s, p)
+        if not reasons:
+            names.require_known(self.store, s)  # an empty answer is a typo more often than not: say so
         grouped: dict[tuple[str, str], list[Reason]] = {}
         for r in reasons:
             grouped.setdefault((r.property, r.value), []).append(r)
