@@ -175,6 +175,19 @@ def test_a_query_that_eats_memory_dies_alone() -> None:
         assert count(ask(small, COUNT_ALL)) == len(make_store())
 
 
+@pytest.mark.parametrize(("recycle_mb", "recycled"), [(0, 6), (4096, 0)])
+def test_a_worker_that_copied_too_much_of_the_store_is_replaced_after_its_answer(
+    recycle_mb: int, recycled: int
+) -> None:
+    """Reads of the forked store make its pages private; past the budget a worker leaves after answering,
+    which is neither a restart nor an error, and the next query has a worker all the same."""
+    with serve(dataclasses.replace(SETTINGS, worker_recycle_mb=recycle_mb, workers=1)) as pool_of_one:
+        for n in range(6):
+            assert count(ask(pool_of_one, f"{COUNT_ALL} # {n}")) == len(make_store())
+        workers = pool_of_one.get("/health").json()["workers"]
+    assert workers["recycled"] == recycled and workers["restarts"] == 0, workers
+
+
 def test_too_large_result_is_refused(client: TestClient) -> None:
     body = problem(ask(client, "SELECT * WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i }"), 422)
     assert "LIMIT" in body["detail"]

@@ -98,8 +98,7 @@ async def sparql_get(
     params = QueryParams.from_multi(url_params(request))
     if params.query is None:
         return await _service_description(request, endpoint, params.format)
-    job = await run_in_threadpool(_job, request, endpoint, params)  # reading the text: never on the event loop
-    return await respond(request, endpoint, job, conditional=True)
+    return await respond(request, endpoint, await _checked(request, endpoint, params), conditional=True)
 
 
 @router.post("/sparql", openapi_extra=POST_BODY)
@@ -108,8 +107,7 @@ async def sparql_post(request: Request, endpoint: EndpointDep) -> Response:
     params = await post_params(request, endpoint.settings.max_request_bytes)
     if params.query is None:
         raise QueryError(400, "Invalid request", "the form has no query parameter")
-    job = await run_in_threadpool(_job, request, endpoint, params)
-    return await respond(request, endpoint, job, conditional=False)
+    return await respond(request, endpoint, await _checked(request, endpoint, params), conditional=False)
 
 
 @router.api_route("/sparql", methods=["PUT", "DELETE", "PATCH"], include_in_schema=False)
@@ -189,6 +187,19 @@ async def health(endpoint: EndpointDep) -> JSONResponse:
 async def version(endpoint: EndpointDep) -> dict[str, str | None]:
     """Package version, ontology versionIRI and data version."""
     return await run_in_threadpool(endpoint.versions)
+
+
+#: Query texts up to this length are checked on the event loop: the check is linear in the length and
+#: takes well under a millisecond here, less than the trip to a thread and back (which also makes the
+#: event loop wait for the interpreter lock). Longer texts are checked on a thread, so a megabyte of
+#: query text never holds up other requests.
+INLINE_CHECK_CHARS = 4096
+
+
+async def _checked(request: Request, endpoint: Endpoint, params: QueryParams) -> Job:
+    if len(params.query or "") <= INLINE_CHECK_CHARS:
+        return _job(request, endpoint, params)
+    return await run_in_threadpool(_job, request, endpoint, params)
 
 
 def _job(request: Request, endpoint: Endpoint, params: QueryParams) -> Job:

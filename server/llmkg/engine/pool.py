@@ -144,6 +144,7 @@ class WorkerPool:
         self._live = 0
         self.restarts = 0
         self.zygote_restarts = 0
+        self.recycled = 0  # workers that left having copied too much of the store (worker.Limits.recycle_bytes)
 
     def start(self) -> None:
         self.supervisor = egress.Supervisor(egress.Policy(self.allowlist))
@@ -178,6 +179,7 @@ class WorkerPool:
                 "busy": len(self._busy),
                 "restarts": self.restarts,
                 "factory_restarts": self.zygote_restarts,
+                "recycled": self.recycled,
             }
 
     async def submit(self, job: Job) -> Reply:
@@ -220,7 +222,10 @@ class WorkerPool:
         """Check a worker out for ``ticket`` (admission keeps one idle or forkable) and send it ``frame``."""
         loop = asyncio.get_running_loop()
         for _ in range(self.max_size + 1):
-            worker = await anyio.to_thread.run_sync(self._checkout)
+            try:  # the common case, an idle worker, without the trip to a thread a fork needs
+                worker = self._idle.get_nowait()
+            except queue.Empty:
+                worker = await anyio.to_thread.run_sync(self._checkout)
             with self._lock:
                 self._busy[worker.pid] = (worker, deadline, ticket)
             if self.supervisor is not None:
@@ -277,8 +282,9 @@ class WorkerPool:
         self._live += 1
         return worker
 
-    def checkin(self, worker: Worker, *, healthy: bool) -> None:
-        """Give a worker back; one that did not finish cleanly, or is one too many, is killed."""
+    def checkin(self, worker: Worker, *, healthy: bool, leaving: bool = False) -> None:
+        """Give a worker back; one that did not finish cleanly, is leaving (it said so: ``E R``), or is
+        one too many, is killed."""
         with self._lock:
             held = self._busy.pop(worker.pid, None)
             if worker.retired or self._stop.is_set():
@@ -286,10 +292,11 @@ class WorkerPool:
                 return
             if held is not None:
                 held[2].release()
-            if healthy and self._idle.qsize() < self.size:
+            if healthy and not leaving and self._idle.qsize() < self.size:
                 self._idle.put(worker)
                 return
             self.restarts += 0 if healthy else 1
+            self.recycled += leaving
             self._retire(worker)
         worker.close()
 
@@ -374,7 +381,7 @@ class Reply:
                     yield payload
                     continue
                 finished = True
-                self.pool.checkin(self.worker, healthy=True)
+                self.pool.checkin(self.worker, healthy=True, leaving=kind == b"E" and payload == b"R")
                 if kind == b"X":
                     raise self.pool.explain(self.worker, QueryError.from_dict(json.loads(payload)))
                 return
