@@ -7,7 +7,9 @@ size (--quads, made by benchmarks/synth.py) it starts, on 127.0.0.1:
   N-Quads POSTed to its /store after start): both hold the data in memory;
 - `llmkg-disk` (`llmkg serve --store DIR`) against `oxigraph-disk` (`oxigraph serve-read-only`): both
   read a RocksDB store;
-- `rdflib-endpoint`, when it is installed.
+- `rdflib-endpoint`, when it is installed;
+- with --before DIR, `llmkg-before`: `llmkg serve --memory` run from another copy of the package (a
+  checkout's `server/` folder), to measure a change side by side.
 
 Both engines see the same default graph (--default-graph: the union of all graphs, or one graph IRI
 given to each with `default-graph-uri`). Every request's text is unique (a comment with a counter), so
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import shutil
 import socket
 import statistics
@@ -77,11 +80,12 @@ HEAVY = {
 QUERIES = {**LOOKUPS, **HEAVY}
 GRAPH_QUERIES = {"DESCRIBE", "CONSTRUCT"}
 #: Each llmkg server and the oxigraph server it is compared with.
-PAIRS = {"llmkg": "oxigraph", "llmkg-disk": "oxigraph-disk"}
+PAIRS = {"llmkg": "oxigraph", "llmkg-before": "oxigraph", "llmkg-disk": "oxigraph-disk"}
 #: Where each server answers queries.
 QUERY_PATHS = {
     "llmkg": "/sparql",
     "llmkg-disk": "/sparql",
+    "llmkg-before": "/sparql",
     "oxigraph": "/query",
     "oxigraph-disk": "/query",
     "rdflib-endpoint": "/",
@@ -114,10 +118,12 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def start(name: str, command: list[str], port: int, timeout_s: float, load: Callable[[str], None] | None) -> Server:
+def start(
+    name: str, command: list[str], port: int, timeout_s: float, load: Callable[[str], None] | None, env: dict[str, str]
+) -> Server:
     """Start a server and wait until it answers (and, for ``load``, until its data is in)."""
     began = time.monotonic()
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     server = Server(name, f"http://127.0.0.1:{port}{QUERY_PATHS[name]}", process)
     while time.monotonic() < began + timeout_s and process.poll() is None:
         try:
@@ -177,7 +183,9 @@ def prepare(nq: Path, workdir: Path) -> tuple[Path, Path, float]:
     return stores[0], stores[1], load_s
 
 
-def servers_for(nq: Path, workdir: Path, names: list[str], startup_s: float) -> tuple[list[Server], float]:
+def servers_for(
+    nq: Path, workdir: Path, names: list[str], startup_s: float, before: Path | None
+) -> tuple[list[Server], float]:
     oxi_store, llmkg_store, load_s = prepare(nq, workdir)
     llmkg = [sys.executable, "-m", "llmkg.cli", "serve", "--store", str(llmkg_store), "--timeout", "120", "--port"]
     union = ["--union-default-graph"] if DEFAULT_GRAPH == "union" else []
@@ -192,6 +200,7 @@ def servers_for(nq: Path, workdir: Path, names: list[str], startup_s: float) -> 
     launch: dict[str, tuple[Callable[[int], list[str]], Callable[[str], None] | None]] = {
         "llmkg": (lambda port: [*llmkg, str(port), "--memory"], None),
         "llmkg-disk": (lambda port: [*llmkg, str(port)], None),
+        "llmkg-before": (lambda port: [*llmkg, str(port), "--memory"], None),
         "oxigraph": (lambda port: ["oxigraph", "serve", "--bind", f"127.0.0.1:{port}", *union], post_nquads),
         "oxigraph-disk": (
             lambda port: [
@@ -217,8 +226,11 @@ def servers_for(nq: Path, workdir: Path, names: list[str], startup_s: float) -> 
             continue
         port = free_port()
         command, load = launch[name]
+        env = dict(os.environ)
+        if name == "llmkg-before" and before is not None:
+            env["PYTHONPATH"] = str(before)
         try:
-            started.append(start(name, command(port), port, startup_s, load))
+            started.append(start(name, command(port), port, startup_s, load, env))
         except RuntimeError as error:
             print(f"  skipped: {error}", flush=True)
     return started, load_s
@@ -358,7 +370,8 @@ def run(quads: int, args: argparse.Namespace) -> None:
         nq = workdir / "data.nq"
         count = synth.write(nq, quads)
         print(f"{count:,} quads; starting {', '.join(args.servers)}", flush=True)
-        servers, load_s = servers_for(nq, workdir, args.servers, args.startup)
+        names = [*args.servers, *(["llmkg-before"] if args.before else [])]
+        servers, load_s = servers_for(nq, workdir, names, args.startup, args.before)
         table = sequential(servers, args.rounds, args.budget)
         rates = {c: throughput(servers, c, args.duration) for c in (1, 4)}
         report(f"synthetic graph, {count:,} quads, default graph: {DEFAULT_GRAPH}", servers, table, rates, load_s)
@@ -376,6 +389,9 @@ def main() -> None:
     parser.add_argument("--budget", type=float, default=10.0, help="seconds of samples per query and server, at most")
     parser.add_argument("--duration", type=float, default=9.0, help="seconds per server and throughput run")
     parser.add_argument("--startup", type=float, default=600.0, help="seconds a server may take to load")
+    parser.add_argument(
+        "--before", type=Path, help="also run `llmkg-before`: llmkg in memory from the package in this directory"
+    )
     parser.add_argument("--default-graph", default=DEFAULT_GRAPH, help='"union", or the IRI of one graph')
     parser.add_argument(
         "--servers", nargs="+", default=["llmkg", "oxigraph", "llmkg-disk", "oxigraph-disk", "rdflib-endpoint"]
