@@ -11,6 +11,7 @@ worker leaves after this answer: it has copied more of the shared store than ``L
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import logging
 import os
@@ -268,6 +269,9 @@ def _failure(error: Exception, fmt: Format | None, request_id: str) -> QueryErro
 
 def zygote_main(ctl: socket.socket, source: Source, limits: Limits) -> None:
     sandbox.become_zygote()
+    # Every object the server had is inherited copy-on-write; the collector visiting them in a worker
+    # would write to each page that holds one. Frozen, a collection never looks at them.
+    gc.freeze()
     while ctl.recv(1):
         mine, theirs = socket.socketpair()
         pid = sandbox.fork(worker_main, theirs, source, limits, keep=theirs)
