@@ -4,8 +4,8 @@ Frames: one kind byte, a 4-byte big-endian length, the payload. The server sends
 JSON); a worker answers ``M`` (media type), ``D`` (data)… then ``E`` (end), or ``X`` (error) at
 any point. The frames of an answer leave together once 64 KiB are ready (or at its end), so a
 small answer costs the server one wake-up, not three. An ``E`` with the payload ``R`` says the
-worker leaves after this answer: it has copied more of the shared store than ``Limits.recycle_bytes``
-(see :func:`worker_main`). See pool.py for the pool that drives them.
+worker has copied more of the shared store than ``Limits.recycle_bytes``: the pool replaces it
+once it is idle. See pool.py for the pool that drives them.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ class Limits:
     memory_bytes: int = 2 << 30
     network: bool = False
     #: A worker that has copied more than this since it was forked (its private pages: the store's
-    #: pages its reads wrote to, and its own allocations) leaves after its answer for a fresh fork.
+    #: pages its reads wrote to, and its own allocations) is replaced by a fresh fork when the pool is idle.
     recycle_bytes: int = 64 << 20
 
 
@@ -194,14 +194,8 @@ def worker_main(sock: socket.socket, source: Source, limits: Limits) -> None:
         if kind == b"W":
             dump(sock, store, payload.decode())
             continue
-        if answer(
-            sock,
-            store,
-            Job.from_dict(json.loads(payload)),
-            limits,
-            spent=lambda: _copied(forked) > limits.recycle_bytes,
-        ):
-            return
+        job = Job.from_dict(json.loads(payload))
+        answer(sock, store, job, limits, spent=lambda: _copied(forked) > limits.recycle_bytes)
 
 
 def _faults() -> int:
@@ -230,20 +224,17 @@ def dump(sock: socket.socket, store: ox.Store, name: str) -> None:
 
 def answer(
     sock: socket.socket, store: ox.Store, job: Job, limits: Limits, *, spent: Callable[[], bool] = lambda: False
-) -> bool:
-    """Run one job and send its frames; errors become an ``X`` frame.
-
-    True when the answer ended with ``E R``: ``spent()`` said the worker should leave after it.
-    """
-    fmt, outbox, leaving = None, Outbox(sock), False
+) -> None:
+    """Run one job and send its frames; errors become an ``X`` frame. The end frame says ``R`` when
+    ``spent()``: the worker has copied more than its budget."""
+    fmt, outbox = None, Outbox(sock)
     try:
         fmt, write = run(store, job)
         out = _FrameWriter(outbox, limits, fmt.media_type)
         outbox.frame(b"M", fmt.media_type.encode())
         write(out)  # type: ignore[arg-type]
         out.flush()
-        leaving = spent()
-        outbox.frame(b"E", b"R" if leaving else b"")
+        outbox.frame(b"E", b"R" if spent() else b"")
     except QueryError as error:
         outbox.frame(b"X", json.dumps(error.to_dict()).encode())
     except (OSError, ValueError, RuntimeError) as error:
@@ -251,7 +242,6 @@ def answer(
             raise
         outbox.frame(b"X", json.dumps(_failure(error, fmt, job.request_id).to_dict()).encode())
     outbox.send()
-    return leaving
 
 
 def _failure(error: Exception, fmt: Format | None, request_id: str) -> QueryError:
