@@ -11,10 +11,10 @@ through ever more of the server, taking the layers in turns so noise from elsewh
 5. `asgi`: the whole application called as ASGI, in this process (middleware, routing, the route);
 6. `http`: the same over loopback HTTP to `llmkg serve` (uvicorn's HTTP parsing, the client's share).
 
-Each layer's own cost is its time less the layers it wraps (the pool wraps the engine; the endpoint the
-checks and the pool; ASGI the endpoint; HTTP the ASGI app): at the 10th percentile (the work
-itself: on a shared machine the median adds the wait for a CPU at every hand-over between processes)
-and at the median. With --profile it also
+Each layer's own cost is its time less the layers it wraps (the pool step makes its job with the
+checks and runs it on the engine in a worker; the endpoint wraps the pool; ASGI the endpoint; HTTP the
+ASGI app): at the 10th percentile (the work itself: on a shared machine the median adds the wait for a
+CPU at every hand-over between processes) and at the median. With --profile it also
 prints cProfile's top functions of the in-process ASGI path (cumulative time).
 """
 
@@ -51,8 +51,8 @@ Step = Callable[[str], Awaitable[object]]
 INSIDE = {
     "engine": [],
     "checks": [],
-    "pool": ["engine"],
-    "endpoint": ["checks", "pool"],
+    "pool": ["engine", "checks"],
+    "endpoint": ["pool"],
     "asgi": ["endpoint"],
     "http": ["asgi"],
 }

@@ -41,7 +41,7 @@ class ServerSettings:
     max_result_bytes: int = 100_000_000
     worker_memory_mb: int = 2048
     #: A worker that has made this much of its memory private (copied pages of the shared store)
-    #: is replaced by a fresh fork after its answer.
+    #: is replaced by a fresh fork once the pool is idle (engine/pool.py, RECYCLE_IDLE_S).
     worker_recycle_mb: int = 64
     max_result_rows: int = 100_000
     #: Admission: queries one client may have running or waiting; waiting requests; how long one may wait.

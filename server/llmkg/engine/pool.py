@@ -342,8 +342,8 @@ class WorkerPool:
 
     def _recycle(self) -> None:
         """Replace the idle workers that are spent with fresh forks, which share the store again. Lock held."""
-        idle = _drain(self._idle)
-        for worker in idle:
+        idle = _drain(self._idle)  # most recently used first
+        for worker in reversed(idle):  # put back in the same order: the last one used stays on top
             if not worker.spent:
                 self._idle.put(worker)
                 continue
