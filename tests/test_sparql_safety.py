@@ -19,7 +19,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from llmkg.engine import endpoint as engine_endpoint
-from llmkg.engine import worker
+from llmkg.engine import pool, worker
 from llmkg.sparql.query import REQUEST_ID, Job
 
 from .sparql_support import COUNT_ALL, G_MODELS, RUNAWAY, SETTINGS, ask, count, default_size, problem, serve
@@ -173,6 +173,24 @@ def test_a_query_that_eats_memory_dies_alone() -> None:
         assert "stopped its worker" in problem(ask(small, greedy), 503)["detail"]
         assert time.monotonic() - started < 25
         assert count(ask(small, COUNT_ALL)) == default_size()
+
+
+@pytest.mark.parametrize(("recycle_mb", "recycled"), [(0, True), (4096, False)])
+def test_a_worker_that_copied_too_much_of_the_store_is_replaced_once_the_pool_is_idle(
+    recycle_mb: int, recycled: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Reads of the forked store make its pages private; past the budget a worker is replaced by a fresh
+    fork between bursts, which is neither a restart nor an error."""
+    monkeypatch.setattr(pool, "RECYCLE_IDLE_S", 0.5)
+    with serve(dataclasses.replace(SETTINGS, worker_recycle_mb=recycle_mb, workers=1)) as pool_of_one:
+        for n in range(3):
+            assert count(ask(pool_of_one, f"{COUNT_ALL} # {n}")) == len(make_store())
+        deadline = time.monotonic() + 3 * pool.RECYCLE_IDLE_S + 2
+        while time.monotonic() < deadline and not pool_of_one.get("/health").json()["workers"]["recycled"]:
+            time.sleep(0.2)
+        assert count(ask(pool_of_one, f"{COUNT_ALL} # after")) == len(make_store())
+        workers = pool_of_one.get("/health").json()["workers"]
+    assert bool(workers["recycled"]) == recycled and workers["restarts"] == 0 and workers["live"] == 1, workers
 
 
 def test_too_large_result_is_refused(client: TestClient) -> None:

@@ -40,6 +40,9 @@ class ServerSettings:
     max_query_operators: int = 250
     max_result_bytes: int = 100_000_000
     worker_memory_mb: int = 2048
+    #: A worker that has made this much of its memory private (copied pages of the shared store)
+    #: is replaced by a fresh fork once the pool is idle (engine/pool.py, RECYCLE_IDLE_S).
+    worker_recycle_mb: int = 64
     max_result_rows: int = 100_000
     #: Admission: queries one client may have running or waiting; waiting requests; how long one may wait.
     per_client_queries: int = 4
@@ -68,6 +71,7 @@ class ServerSettings:
             max_query_operators=int(env.get("LLMKG_MAX_QUERY_OPERATORS", cls.max_query_operators)),
             max_result_bytes=int(env.get("LLMKG_MAX_RESULT_BYTES", cls.max_result_bytes)),
             worker_memory_mb=int(env.get("LLMKG_WORKER_MEMORY_MB", cls.worker_memory_mb)),
+            worker_recycle_mb=int(env.get("LLMKG_WORKER_RECYCLE_MB", cls.worker_recycle_mb)),
             max_result_rows=int(env.get("LLMKG_MAX_RESULT_ROWS", cls.max_result_rows)),
             per_client_queries=int(env.get("LLMKG_PER_CLIENT_QUERIES", cls.per_client_queries)),
             queue_length=int(env.get("LLMKG_QUEUE_LENGTH", cls.queue_length)),

@@ -31,15 +31,24 @@ from llmkg.sparql.formats import Format
 from llmkg.sparql.query import Job, QueryError
 
 router = APIRouter()
-GraphParam = Annotated[list[str] | None, Query(description="IRI of a graph for the default graph (repeatable)")]
-NamedParam = Annotated[list[str] | None, Query(description="IRI of a graph to make a named graph (repeatable)")]
-FormatParam = Annotated[
-    str | None,
-    Query(
-        description="json, xml, csv, tsv, turtle, ntriples, jsonld, rdfxml, "
-        "nquads, trig or a media type; overrides Accept"
-    ),
-]
+FORMAT_HELP = "json, xml, csv, tsv, turtle, ntriples, jsonld, rdfxml, nquads, trig or a media type; overrides Accept"
+FormatParam = Annotated[str | None, Query(description=FORMAT_HELP)]
+
+
+def _parameter(name: str, description: str, *, repeatable: bool = False) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": "array", "items": {"type": "string"}} if repeatable else {"type": "string"}
+    return {"name": name, "in": "query", "required": False, "schema": schema, "description": description}
+
+
+#: The SPARQL 1.1 Protocol's parameters of GET /sparql, for the OpenAPI description.
+PROTOCOL_PARAMETERS = {
+    "parameters": [
+        _parameter("query", "the SPARQL query; without it, the Service Description"),
+        _parameter("default-graph-uri", "IRI of a graph for the default graph (repeatable)", repeatable=True),
+        _parameter("named-graph-uri", "IRI of a graph to make a named graph (repeatable)", repeatable=True),
+        _parameter("format", FORMAT_HELP),
+    ]
+}
 POST_BODY = {
     "requestBody": {
         "content": {
@@ -83,33 +92,27 @@ async def endpoint_of(request: Request) -> Endpoint:
 EndpointDep = Annotated[Endpoint, Depends(endpoint_of)]
 
 
-@get_and_head("/sparql", name="sparql")
-async def sparql_get(
-    request: Request,
-    endpoint: EndpointDep,
-    query: str | None = None,
-    default_graph_uri: GraphParam = None,
-    named_graph_uri: NamedParam = None,
-    format: FormatParam = None,
-) -> Response:
+@get_and_head("/sparql", name="sparql", openapi_extra=PROTOCOL_PARAMETERS)
+async def sparql_get(request: Request) -> Response:
     """Run a query given in the URL; without one, describe the service (SPARQL Service Description)."""
-    # The parameters above only describe the protocol in the OpenAPI document; the values are read
-    # from the raw query string, where the protocol's names have hyphens and may repeat.
+    # The handler takes the request alone, so FastAPI resolves no dependencies and validates nothing on
+    # the hot path (a fifth of a lookup's time in the server); the parameters are read from the raw
+    # query string, where the protocol's names have hyphens and may repeat, and described above.
+    endpoint: Endpoint = request.app.state.endpoint
     params = QueryParams.from_multi(url_params(request))
     if params.query is None:
         return await _service_description(request, endpoint, params.format)
-    job = await run_in_threadpool(_job, request, endpoint, params)  # reading the text: never on the event loop
-    return await respond(request, endpoint, job, conditional=True)
+    return await respond(request, endpoint, await _checked(request, endpoint, params), conditional=True)
 
 
 @router.post("/sparql", openapi_extra=POST_BODY)
-async def sparql_post(request: Request, endpoint: EndpointDep) -> Response:
+async def sparql_post(request: Request) -> Response:
     """Run a query sent as ``application/sparql-query`` or as a form."""
+    endpoint: Endpoint = request.app.state.endpoint
     params = await post_params(request, endpoint.settings.max_request_bytes)
     if params.query is None:
         raise QueryError(400, "Invalid request", "the form has no query parameter")
-    job = await run_in_threadpool(_job, request, endpoint, params)
-    return await respond(request, endpoint, job, conditional=False)
+    return await respond(request, endpoint, await _checked(request, endpoint, params), conditional=False)
 
 
 @router.api_route("/sparql", methods=["PUT", "DELETE", "PATCH"], include_in_schema=False)
@@ -189,6 +192,19 @@ async def health(endpoint: EndpointDep) -> JSONResponse:
 async def version(endpoint: EndpointDep) -> dict[str, str | None]:
     """Package version, ontology versionIRI and data version."""
     return await run_in_threadpool(endpoint.versions)
+
+
+#: Query texts up to this length are checked on the event loop: the check is linear in the length and
+#: takes well under a millisecond here, less than the trip to a thread and back (which also makes the
+#: event loop wait for the interpreter lock). Longer texts are checked on a thread, so a megabyte of
+#: query text never holds up other requests.
+INLINE_CHECK_CHARS = 4096
+
+
+async def _checked(request: Request, endpoint: Endpoint, params: QueryParams) -> Job:
+    if len(params.query or "") <= INLINE_CHECK_CHARS:
+        return _job(request, endpoint, params)
+    return await run_in_threadpool(_job, request, endpoint, params)
 
 
 def _job(request: Request, endpoint: Endpoint, params: QueryParams) -> Job:

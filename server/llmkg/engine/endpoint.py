@@ -124,6 +124,7 @@ class Endpoint:
             max_result_bytes=settings.max_result_bytes,
             max_result_rows=settings.max_result_rows,
             memory_bytes=settings.worker_memory_mb << 20,
+            recycle_bytes=settings.worker_recycle_mb << 20,
             network=bool(settings.service_allowlist),
         )
         admission = AdmissionLimits(

@@ -34,6 +34,9 @@ from llmkg.sparql.query import Job, QueryError
 log = logging.getLogger("llmkg.workers")
 #: How long past its deadline a checked-out worker may stay before the watchdog kills it.
 GRACE_S = 2.0
+#: How long the pool must have been idle before workers over their copy budget are replaced: a fresh
+#: worker pays again for every page of the store it copies, so this is done between bursts, not in one.
+RECYCLE_IDLE_S = 30.0
 #: How long the worker factory may take to fork a worker before it is replaced.
 SPAWN_TIMEOUT_S = 10.0
 
@@ -44,6 +47,7 @@ class Worker:
     sock: socket.socket
     pidfd: int | None
     retired: bool = False
+    spent: bool = False  # it has copied more of the store than its budget (worker.Limits.recycle_bytes)
 
     def kill(self) -> None:
         """SIGKILL through the pidfd, so a recycled pid can never be hit."""
@@ -144,6 +148,8 @@ class WorkerPool:
         self._live = 0
         self.restarts = 0
         self.zygote_restarts = 0
+        self.recycled = 0  # spent workers replaced while the pool was idle
+        self._last_checkin = time.monotonic()
 
     def start(self) -> None:
         self.supervisor = egress.Supervisor(egress.Policy(self.allowlist))
@@ -178,6 +184,7 @@ class WorkerPool:
                 "busy": len(self._busy),
                 "restarts": self.restarts,
                 "factory_restarts": self.zygote_restarts,
+                "recycled": self.recycled,
             }
 
     async def submit(self, job: Job) -> Reply:
@@ -220,7 +227,10 @@ class WorkerPool:
         """Check a worker out for ``ticket`` (admission keeps one idle or forkable) and send it ``frame``."""
         loop = asyncio.get_running_loop()
         for _ in range(self.max_size + 1):
-            worker = await anyio.to_thread.run_sync(self._checkout)
+            try:  # the common case, an idle worker, without the trip to a thread a fork needs
+                worker = self._idle.get_nowait()
+            except queue.Empty:
+                worker = await anyio.to_thread.run_sync(self._checkout)
             with self._lock:
                 self._busy[worker.pid] = (worker, deadline, ticket)
             if self.supervisor is not None:
@@ -277,9 +287,12 @@ class WorkerPool:
         self._live += 1
         return worker
 
-    def checkin(self, worker: Worker, *, healthy: bool) -> None:
-        """Give a worker back; one that did not finish cleanly, or is one too many, is killed."""
+    def checkin(self, worker: Worker, *, healthy: bool, spent: bool = False) -> None:
+        """Give a worker back; one that did not finish cleanly, or is one too many, is killed. A ``spent``
+        one (it said so: ``E R``) is replaced once the pool is idle (:meth:`_recycle`)."""
         with self._lock:
+            self._last_checkin = time.monotonic()
+            worker.spent = worker.spent or spent
             held = self._busy.pop(worker.pid, None)
             if worker.retired or self._stop.is_set():
                 worker.close()  # the watchdog or close() killed it; its reader closes the socket
@@ -324,6 +337,19 @@ class WorkerPool:
                         self._retire(worker)
                 if not self._stop.is_set() and (self._zygote is None or not self._zygote.alive()):
                     self._restart_zygote("it is not running")
+                if not self._busy and now - self._last_checkin > RECYCLE_IDLE_S:
+                    self._recycle()
+
+    def _recycle(self) -> None:
+        """Replace the idle workers that are spent with fresh forks, which share the store again. Lock held."""
+        idle = _drain(self._idle)  # most recently used first
+        for worker in reversed(idle):  # put back in the same order: the last one used stays on top
+            if not worker.spent:
+                self._idle.put(worker)
+                continue
+            self.recycled += 1
+            self._retire(worker)
+            worker.close()
 
 
 def engine_failed() -> QueryError:
@@ -374,7 +400,7 @@ class Reply:
                     yield payload
                     continue
                 finished = True
-                self.pool.checkin(self.worker, healthy=True)
+                self.pool.checkin(self.worker, healthy=True, spent=kind == b"E" and payload == b"R")
                 if kind == b"X":
                     raise self.pool.explain(self.worker, QueryError.from_dict(json.loads(payload)))
                 return

@@ -2,17 +2,23 @@
 
 Frames: one kind byte, a 4-byte big-endian length, the payload. The server sends ``Q`` (a job as
 JSON); a worker answers ``M`` (media type), ``D`` (data)… then ``E`` (end), or ``X`` (error) at
-any point. See workers.py for the pool that drives them.
+any point. The frames of an answer leave together once 64 KiB are ready (or at its end), so a
+small answer costs the server one wake-up, not three. An ``E`` with the payload ``R`` says the
+worker has copied more of the shared store than ``Limits.recycle_bytes``: the pool replaces it
+once it is idle. See pool.py for the pool that drives them.
 """
 
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import logging
 import os
+import resource
 import socket
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,6 +44,9 @@ class Limits:
     max_result_rows: int = 100_000
     memory_bytes: int = 2 << 30
     network: bool = False
+    #: A worker that has copied more than this since it was forked (its private pages: the store's
+    #: pages its reads wrote to, and its own allocations) is replaced by a fresh fork when the pool is idle.
+    recycle_bytes: int = 64 << 20
 
 
 class WorkerGone(Exception):
@@ -133,15 +142,35 @@ class LimitedWriter:
         raise NotImplementedError
 
 
-class _FrameWriter(LimitedWriter):
-    """Sends each chunk to the server as a ``D`` frame."""
+class Outbox:
+    """The frames of one answer, sent in as few writes as they fit: small frames wait for the next."""
 
-    def __init__(self, sock: socket.socket, limits: Limits, media_type: str) -> None:
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock, self.pending = sock, bytearray()
+
+    def frame(self, kind: bytes, payload: bytes = b"") -> None:
+        self.pending += _HEADER.pack(kind, len(payload))
+        if len(self.pending) + len(payload) <= CHUNK:
+            self.pending += payload
+            return
+        self.send()
+        self.sock.sendall(payload)  # a whole chunk of data: sent as it is, not copied into the buffer
+
+    def send(self) -> None:
+        if self.pending:
+            self.sock.sendall(self.pending)
+            self.pending.clear()
+
+
+class _FrameWriter(LimitedWriter):
+    """Hands each chunk to the outbox as a ``D`` frame."""
+
+    def __init__(self, outbox: Outbox, limits: Limits, media_type: str) -> None:
         super().__init__(limits, media_type)
-        self.sock = sock
+        self.outbox = outbox
 
     def emit(self, chunk: bytes) -> None:
-        send_frame(self.sock, b"D", chunk)
+        self.outbox.frame(b"D", chunk)
 
 
 def worker_main(sock: socket.socket, source: Source, limits: Limits) -> None:
@@ -156,6 +185,7 @@ def worker_main(sock: socket.socket, source: Source, limits: Limits) -> None:
     socket.send_fds(sock, [b"L"], [listener])
     os.close(listener)
     store = source if isinstance(source, ox.Store) else ox.Store.read_only(str(source))
+    forked = _faults()
     while True:
         try:
             kind, payload = recv_frame(sock)
@@ -163,8 +193,19 @@ def worker_main(sock: socket.socket, source: Source, limits: Limits) -> None:
             return
         if kind == b"W":
             dump(sock, store, payload.decode())
-        else:
-            answer(sock, store, Job.from_dict(json.loads(payload)), limits)
+            continue
+        job = Job.from_dict(json.loads(payload))
+        answer(sock, store, job, limits, spent=lambda: _copied(forked) > limits.recycle_bytes)
+
+
+def _faults() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+
+
+def _copied(faults_at_fork: int) -> int:
+    """Bytes made private since the fork: each private page (a page of the shared store that a read
+    wrote to, or a new one) costs one minor fault, so the count bounds what the worker has copied."""
+    return (_faults() - faults_at_fork) * resource.getpagesize()
 
 
 def dump(sock: socket.socket, store: ox.Store, name: str) -> None:
@@ -181,22 +222,26 @@ def dump(sock: socket.socket, store: ox.Store, name: str) -> None:
     send_frame(sock, b"E")
 
 
-def answer(sock: socket.socket, store: ox.Store, job: Job, limits: Limits) -> None:
-    """Run one job and send its frames; errors become an ``X`` frame."""
-    fmt = None
+def answer(
+    sock: socket.socket, store: ox.Store, job: Job, limits: Limits, *, spent: Callable[[], bool] = lambda: False
+) -> None:
+    """Run one job and send its frames; errors become an ``X`` frame. The end frame says ``R`` when
+    ``spent()``: the worker has copied more than its budget."""
+    fmt, outbox = None, Outbox(sock)
     try:
         fmt, write = run(store, job)
-        out = _FrameWriter(sock, limits, fmt.media_type)
-        send_frame(sock, b"M", fmt.media_type.encode())
+        out = _FrameWriter(outbox, limits, fmt.media_type)
+        outbox.frame(b"M", fmt.media_type.encode())
         write(out)  # type: ignore[arg-type]
         out.flush()
-        send_frame(sock, b"E")
+        outbox.frame(b"E", b"R" if spent() else b"")
     except QueryError as error:
-        send_frame(sock, b"X", json.dumps(error.to_dict()).encode())
+        outbox.frame(b"X", json.dumps(error.to_dict()).encode())
     except (OSError, ValueError, RuntimeError) as error:
         if isinstance(error, (BrokenPipeError, ConnectionError)):
             raise
-        send_frame(sock, b"X", json.dumps(_failure(error, fmt, job.request_id).to_dict()).encode())
+        outbox.frame(b"X", json.dumps(_failure(error, fmt, job.request_id).to_dict()).encode())
+    outbox.send()
 
 
 def _failure(error: Exception, fmt: Format | None, request_id: str) -> QueryError:
@@ -214,6 +259,9 @@ def _failure(error: Exception, fmt: Format | None, request_id: str) -> QueryErro
 
 def zygote_main(ctl: socket.socket, source: Source, limits: Limits) -> None:
     sandbox.become_zygote()
+    # Every object the server had is inherited copy-on-write; the collector visiting them in a worker
+    # would write to each page that holds one. Frozen, a collection never looks at them.
+    gc.freeze()
     while ctl.recv(1):
         mine, theirs = socket.socketpair()
         pid = sandbox.fork(worker_main, theirs, source, limits, keep=theirs)
