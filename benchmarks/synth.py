@@ -5,10 +5,12 @@ variants, checkpoints, training stages), a curated sources graph (a first-party 
 third-party blog, as versioned source documents), and fact graphs as those sources state them
 (model table, benchmark table, the blog's re-reported values, some of which conflict with the
 card). ``graph/preferred`` is filled by the same rule the build applies (curated first, then
-primary, then first-party), and the vocabulary graphs (ontology, shapes, saved queries) are the
-shipped ones, so every saved query and every shape applies unchanged.
+primary, then first-party), ``graph/default`` holds what the build puts there (graph/preferred, each
+graph's own record, the ontology and the saved queries), and the vocabulary graphs (ontology,
+shapes, saved queries) are the shipped ones, so every saved query and every shape applies unchanged.
 
-About 2,000 quads per family (half of them in graph/preferred): 100k quads is ~50 families, 10M ~5,000.
+About 3,000 quads per family (a third in graph/preferred, a third in graph/default): 100k quads is ~33
+families, 10M ~3,300.
 
     python benchmarks/synth.py --triples 1000000 --out /tmp/synth-1m.nq
 """
@@ -24,12 +26,13 @@ from pathlib import Path
 import pyoxigraph as ox
 
 from llmkg.kg.build import Dataset, load_dataset
-from llmkg.namespaces import GRAPH, ID, LLMKG, PREFERRED_GRAPH
+from llmkg.kg.provenance import default_quads
+from llmkg.namespaces import DEFAULT_GRAPH, GRAPH, ID, LLMKG, PREFERRED_GRAPH
 
 RDF_TYPE, RDFS_LABEL = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type", "http://www.w3.org/2000/01/rdf-schema#label"
 PROV, DCT, XSD = "http://www.w3.org/ns/prov#", "http://purl.org/dc/terms/", "http://www.w3.org/2001/XMLSchema#"
 BENCHMARKS, RESULTS_PER_CHECKPOINT, MODELS_PER_FAMILY, LABS = 200, 24, 4, 40
-QUADS_PER_FAMILY = 2012
+QUADS_PER_FAMILY = 3025
 VOCABULARY = ("ontology/", "shapes/", "queries")
 Quad = tuple[str, str, str, str]  # N-Triples terms: subject, predicate, object, graph
 
@@ -221,10 +224,11 @@ def _rank(g: str) -> int:
 
 
 def vocabulary(dataset: Dataset | None = None) -> list[ox.Quad]:
-    """The shipped ontology, shapes and saved-query graphs."""
+    """The shipped ontology, shapes and saved-query graphs, and their part of graph/default."""
     dataset = dataset or load_dataset()
     wanted = {g for g, f in dataset.graph_files.items() if f.startswith(VOCABULARY[:2])} | {GRAPH + "queries"}
-    return [q for q in dataset.quads if isinstance(q.graph_name, ox.NamedNode) and q.graph_name.value in wanted]
+    vocab = [q for q in dataset.quads if isinstance(q.graph_name, ox.NamedNode) and q.graph_name.value in wanted]
+    return vocab + default_quads(vocab)
 
 
 def lines(families: int, *, seed: int = 0, start: int = 0) -> Iterator[str]:
@@ -237,14 +241,21 @@ def lines(families: int, *, seed: int = 0, start: int = 0) -> Iterator[str]:
     if start == 0:
         yield f"{target} {iri(RDF_TYPE)} {L('DerivedGraph')} {target} .\n"
         yield f"{target} {L('sourceFile')} {lit('server/llmkg/provenance.py')} {target} .\n"
+        yield f"{target} {iri(RDF_TYPE)} {L('DerivedGraph')} {iri(DEFAULT_GRAPH)} .\n"
+        yield f"{target} {L('sourceFile')} {lit('server/llmkg/provenance.py')} {iri(DEFAULT_GRAPH)} .\n"
         yield from _nquads(list(common()))
     for i in range(start, start + families):
         yield from _nquads(list(family(i, random.Random(seed * 1_000_003 + i))))
 
 
 def _nquads(quads: list[Quad]) -> Iterator[str]:
-    for s, p, o, g in (*quads, *preferred(quads)):
+    chosen = list(preferred(quads))
+    for s, p, o, g in (*quads, *chosen):
         yield f"{s} {p} {o} {g} .\n"
+    records = [(s, p, o) for s, p, o, g in quads if s == g]  # each graph's own record
+    default = iri(DEFAULT_GRAPH)
+    for s, p, o in dict.fromkeys([*records, *((s, p, o) for s, p, o, _ in chosen)]):
+        yield f"{s} {p} {o} {default} .\n"
 
 
 def dataset(families: int, *, seed: int = 0, start: int = 0) -> Dataset:

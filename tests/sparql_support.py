@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 
 from llmkg.app import create_app
 from llmkg.config import ServerSettings
-from llmkg.namespaces import GRAPH, ID, LLMKG
+from llmkg.namespaces import DEFAULT_GRAPH, GRAPH, ID, LLMKG
 
 SD = rdflib.Namespace("http://www.w3.org/ns/sparql-service-description#")
 VOID = rdflib.Namespace("http://rdfs.org/ns/void#")
@@ -48,9 +48,17 @@ SETTINGS = ServerSettings(
 
 
 def make_store() -> ox.Store:
+    """The TriG dataset with its graph/default, which here holds every triple once (no two graphs disagree)."""
+    quads = list(ox.parse(DATA, format=ox.RdfFormat.TRIG))
+    default = ox.NamedNode(DEFAULT_GRAPH)
     store = ox.Store()
-    store.bulk_extend(ox.parse(DATA, format=ox.RdfFormat.TRIG))
+    store.bulk_extend([*quads, *(ox.Quad(q.subject, q.predicate, q.object, default) for q in quads)])
     return store
+
+
+def default_size() -> int:
+    """Triples in graph/default: what a query without a dataset of its own sees."""
+    return len(list(make_store().quads_for_pattern(None, None, None, ox.NamedNode(DEFAULT_GRAPH))))
 
 
 def serve(settings: ServerSettings = SETTINGS) -> TestClient:

@@ -7,6 +7,7 @@ import pytest
 
 from llmkg.kg import catalog
 from llmkg.kg.build import Dataset, memory_store
+from llmkg.namespaces import DEFAULT_GRAPH
 from llmkg.pages import editor
 
 PARAMETERISED = [q for q in catalog.saved_queries() if q.params]
@@ -35,7 +36,7 @@ def test_example_text_binds_the_example_parameters(query: catalog.SavedQuery, st
     text = editor.with_examples(query)
     assert "VALUES" in text and all(f"?{p.name}" in text for p in query.params)
     expected = catalog.run(query, store, {p.name: p.example for p in query.params})
-    assert answer(store.query(text, use_default_graph_as_union=True)) == answer(expected)
+    assert answer(store.query(text, default_graph=ox.NamedNode(DEFAULT_GRAPH))) == answer(expected)
 
 
 def test_a_query_without_parameters_is_shown_as_written() -> None:

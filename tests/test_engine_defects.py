@@ -21,7 +21,7 @@ from llmkg.cli import ENGINE_FAILED, app
 from llmkg.namespaces import order_key
 from llmkg.sparql.query import QueryError
 
-from .sparql_support import COUNT_ALL, ask, count, make_store, problem, serve
+from .sparql_support import COUNT_ALL, ask, count, default_size, problem, serve
 
 pytestmark = pytest.mark.xdist_group("engine-defects")
 REPO = Path(__file__).resolve().parents[1]
@@ -89,7 +89,7 @@ def test_an_engine_abort_costs_one_request_and_one_worker(
     before = restarts(client)
     assert_engine_failed(problem(client.request(method, path, **arguments), 503))
     assert restarts(client) == before + 1
-    assert count(ask(client, COUNT_ALL)) == len(make_store())
+    assert count(ask(client, COUNT_ALL)) == default_size()
 
 
 def test_the_plain_editor_form_shows_the_engine_failure(client: TestClient) -> None:
@@ -108,7 +108,7 @@ def test_the_pages_own_queries_run_in_the_workers(client: TestClient) -> None:
         site.select(ABORT)
     assert raised.value.status == 503 and raised.value.title == "Query engine failed"
     assert restarts(client) == before + 1
-    assert [row["n"].value for row in site.select(COUNT_ALL)] == [str(len(make_store()))]
+    assert [row["n"].value for row in site.select(COUNT_ALL)] == [str(default_size())]
 
 
 def test_the_cli_reports_an_engine_abort_without_a_backtrace_or_a_core_file(tmp_path: Path) -> None:

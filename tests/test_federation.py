@@ -25,7 +25,7 @@ from llmkg.app import create_app
 from llmkg.config import ServerSettings
 from llmkg.kg import catalog
 from llmkg.kg.build import Dataset, memory_store, write_store
-from llmkg.namespaces import GRAPH, ID, LLMKG
+from llmkg.namespaces import DEFAULT_GRAPH, GRAPH, ID, LLMKG
 from tests.engines import Engine, oxigraph
 from tests.server_support import running_server
 
@@ -53,11 +53,12 @@ def wikidata(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
 
 @pytest.fixture(scope="module")
 def linked(dataset: Dataset) -> Dataset:
-    """The shipped graph plus a test graph linking three models to the stand-in's items."""
-    graph = ox.NamedNode(GRAPH + "test/wikidata-links")
+    """The shipped graph plus a test graph linking three models to the stand-in's items (and, as for any
+    curated link, the same statements in graph/default)."""
     links = [
-        ox.Quad(ox.NamedNode(ID + entity), ox.NamedNode(SKOS + "exactMatch"), ox.NamedNode(WD + q), graph)
+        ox.Quad(ox.NamedNode(ID + entity), ox.NamedNode(SKOS + "exactMatch"), ox.NamedNode(WD + q), ox.NamedNode(g))
         for entity, q in LINKED.items()
+        for g in (GRAPH + "test/wikidata-links", DEFAULT_GRAPH)
     ]
     return Dataset(quads=[*dataset.quads, *links], graph_files=dict(dataset.graph_files))
 
@@ -96,7 +97,7 @@ def test_oxigraph_federates_into_llmkg_serve(dataset: Dataset, wikidata: Engine,
     write_store(dataset, store)
     label = "<http://www.w3.org/2000/01/rdf-schema#label>"
     models = f"SELECT ?model ?label WHERE {{ ?model a <{LLMKG}Model> ; {label} ?label }}"
-    solutions = memory_store(dataset).query(models, use_default_graph_as_union=True)
+    solutions = memory_store(dataset).query(models, default_graph=ox.NamedNode(DEFAULT_GRAPH))
     assert isinstance(solutions, ox.QuerySolutions)
     want = {(str(r["model"]), str(r["label"])) for r in solutions}
     with running_server(store, log=tmp_path / "serve.log", timeout_s=30.0) as server:

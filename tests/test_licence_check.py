@@ -21,7 +21,8 @@ from fastapi.testclient import TestClient
 
 from llmkg.kg import derivative, licence_check
 from llmkg.kg.build import Dataset, memory_store, write_store
-from llmkg.namespaces import LLMKG, PREFIXES, shorten
+from llmkg.kg.provenance import derived_quads
+from llmkg.namespaces import DERIVED_GRAPHS, LLMKG, PREFIXES, shorten
 from tests.conftest import FIXTURES, REPO
 from tests.engines import Engine
 from tests.web_support import served_app
@@ -141,7 +142,7 @@ NEW_LICENCE = """
 @prefix llmkg: <https://w3id.org/llmkg/ontology#> . @prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .
 @prefix prov: <http://www.w3.org/ns/prov#> . @prefix dcterms: <http://purl.org/dc/terms/> .
 @prefix ex: <https://example.org/> .
-ex:g { ex:g prov:wasDerivedFrom ex:doc .
+ex:g { ex:g a llmkg:FactGraph ; prov:wasDerivedFrom ex:doc .
   ex:model dcterms:license ex:licence .
   ex:licence a llmkg:Licence ; rdfs:label "Example Licence" ;
     llmkg:effectiveDate "2030-01-01"^^<http://www.w3.org/2001/XMLSchema#date> ;
@@ -151,7 +152,7 @@ ex:g { ex:g prov:wasDerivedFrom ex:doc .
   ex:users a llmkg:Obligation ; llmkg:obligationKind llmkg:UserThresholdObligation ;
     rdfs:comment "At most 10 users (clause 10)." .
 }
-ex:doc llmkg:version "v1" .
+ex:sources { ex:sources a llmkg:CuratedGraph . ex:doc llmkg:version "v1" . }
 """
 
 
@@ -161,7 +162,8 @@ def test_a_new_licence_in_the_data_is_checked_without_code(dataset: Dataset) -> 
     described = derivative.parse(
         "name: Other\nbase: https://example.org/model\ndistributed: true\nmonthly_active_users: 11\n", "yaml"
     )
-    report = licence_check.check(memory_store(Dataset(quads=[*dataset.quads, *extra])), described)
+    sources = [q for q in dataset.quads if getattr(q.graph_name, "value", "") not in DERIVED_GRAPHS] + extra
+    report = licence_check.check(memory_store(Dataset(quads=[*sources, *derived_quads(sources)])), described)
     assert [(f.check, f.status, f.obligation.clause, f.obligation.source_version) for f in report.findings] == [
         ("check:naming", "violated", "clause 9", "v1"),
         ("check:user-threshold", "violated", "clause 10", "v1"),

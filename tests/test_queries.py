@@ -156,3 +156,50 @@ def test_where_clause_is_found_past_strings_comments_and_iris(text: str, inside:
         assert hinted == text
     else:
         assert hinted.endswith(" VALUES ?x { <http://e/x> } " + inside)
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.stem)
+def test_every_parameter_has_a_default(path: Path) -> None:
+    query = catalog.load_query(path)
+    assert all(p.example for p in query.params), "a parameter's example is its default"
+    assert catalog.arguments(query, {})[1] == {p.name: p.example for p in query.params}
+
+
+def csv_rows(*args: str) -> tuple[int, list[str], str]:
+    """Exit status, CSV lines and everything printed, of `llmkg query …`."""
+    result = runner.invoke(app, ["query", *args, "--format", "csv"])
+    return result.exit_code, [line for line in result.stdout.splitlines() if line], result.output
+
+
+def test_a_saved_query_runs_with_its_defaults_and_says_which() -> None:
+    query = catalog.find("003")
+    (param,) = query.params
+    status, rows, output = csv_rows("003")
+    assert status == 0 and f"defaults: {param.name}=model:llama-4-scout" in output
+    assert (0, rows) == csv_rows("003", "--param", f"{param.name}={param.example}")[:2]
+
+
+def test_a_prefixed_name_is_the_full_iri() -> None:
+    full = csv_rows("003", "--param", "model=https://w3id.org/llmkg/id/model/llama-4-maverick")
+    short = csv_rows("003", "--param", "model=model:llama-4-maverick")
+    assert full[0] == 0 and len(full[1]) > 1 and full[:2] == short[:2] and "defaults" not in short[2]
+
+
+def test_star_lifts_a_parameter_to_any() -> None:
+    status, every, output = csv_rows("002", "--param", "family=*")
+    assert status == 0 and "defaults" not in output
+    assert len(every) > len(csv_rows("002")[1]) > 1
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [("model:llama-4-mavrick", "did you mean model:llama-4-maverick?"), ("nosuch:x", "known prefix")],
+)
+def test_an_unknown_name_is_an_error_never_an_empty_answer(value: str, message: str) -> None:
+    status, rows, output = csv_rows("003", "--param", f"model={value}")
+    assert status == 2 and rows == [] and message in " ".join(output.split())
+
+
+def test_why_suggests_a_close_name() -> None:
+    result = runner.invoke(app, ["why", "model:llama-4-mavrick"])
+    assert result.exit_code == 1 and "did you mean model:llama-4-maverick?" in " ".join(result.output.split())

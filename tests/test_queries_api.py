@@ -79,3 +79,22 @@ def test_audit_page_and_json(client: TestClient) -> None:
     assert '<strong id="unprovenanced">0</strong>' in page.text
     report = client.get("/audit", headers={"Accept": "application/json"}).json()
     assert report["unprovenanced"] == [] and report["sources"] and "conflicts" in report
+
+
+def test_results_use_defaults_and_name_them_in_a_header(client: TestClient) -> None:
+    defaulted = client.get("/queries/003-context-length-trained-claimed-served/results", params={"format": "csv"})
+    assert defaulted.status_code == 200 and defaulted.headers["LLMKG-Defaults"] == "model=model:llama-4-scout"
+    given = client.get(
+        "/queries/003-context-length-trained-claimed-served/results",
+        params={"format": "csv", "model": "model:llama-4-scout"},
+    )
+    assert "LLMKG-Defaults" not in given.headers and given.text == defaulted.text
+
+
+def test_results_with_any_and_with_an_unknown_name(client: TestClient) -> None:
+    url = "/queries/002-family-variants-by-size/results"
+    every = client.get(url, params={"format": "csv", "family": "*"})
+    assert every.status_code == 200 and "LLMKG-Defaults" not in every.headers
+    assert len(every.text.splitlines()) > len(client.get(url, params={"format": "csv"}).text.splitlines())
+    typo = client.get(url, params={"family": "family:lama-4"})
+    assert typo.status_code == 400 and "did you mean family:llama-4?" in typo.json()["detail"]

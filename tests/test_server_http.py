@@ -28,8 +28,9 @@ from rdflib.compare import isomorphic
 from SPARQLWrapper import CSV, JSON, JSONLD, N3, POST, POSTDIRECTLY, RDFXML, TSV, TURTLE, XML, SPARQLWrapper
 
 from llmkg.kg.build import Dataset, read_store_info, write_store
+from llmkg.namespaces import DEFAULT_GRAPH
 
-from .sparql_support import COUNT_ALL, LABELS, RESULTS_XML, RUNAWAY, make_store, parse_rdf
+from .sparql_support import COUNT_ALL, LABELS, RESULTS_XML, RUNAWAY, default_size, make_store, parse_rdf
 
 TIMEOUT_S = 2.0
 SNAPSHOT = "SELECT ?g ?s ?p ?o WHERE { GRAPH ?g { ?s ?p ?o } } ORDER BY ?g ?s ?p ?o"
@@ -190,7 +191,7 @@ def test_ask(server: str) -> None:
 
 
 def _expected_graph() -> rdflib.Graph:
-    triples = make_store().query(LABELS, use_default_graph_as_union=True)
+    triples = make_store().query(LABELS, default_graph=ox.NamedNode(DEFAULT_GRAPH))
     assert isinstance(triples, ox.QueryTriples)
     return parse_rdf(ox.serialize(triples, format=ox.RdfFormat.N_TRIPLES) or b"", "nt")
 
@@ -210,7 +211,7 @@ def test_post(server: str, request_method: str) -> None:
     client.setRequestMethod(request_method)
     result = converted(client)
     assert isinstance(result, dict)
-    assert int(result["results"]["bindings"][0]["n"]["value"]) == len(make_store())
+    assert int(result["results"]["bindings"][0]["n"]["value"]) == default_size()
 
 
 def test_update_through_sparqlwrapper_is_refused(server: str) -> None:
@@ -332,7 +333,7 @@ def test_large_results_stream_in_chunks(session: httpx2.Client) -> None:
     with session.stream("GET", "/sparql", params={"query": query}, headers={"Accept": "text/csv"}) as reply:
         assert reply.headers.get("transfer-encoding") == "chunked"
         rows = sum(chunk.count(b"\n") for chunk in reply.iter_bytes())
-    assert rows == 1 + len(make_store()) ** 2 * 24
+    assert rows == 1 + default_size() ** 2 * 24
 
 
 def test_conditional_get_and_version(session: httpx2.Client, store_dir: Path) -> None:

@@ -16,7 +16,7 @@ import rdflib
 from fastapi.testclient import TestClient
 from rdflib.compare import isomorphic
 
-from llmkg.namespaces import GRAPH, ID, LLMKG
+from llmkg.namespaces import DEFAULT_GRAPH, GRAPH, ID, LLMKG, PREFIXES
 
 from .conftest import integer
 from .sparql_support import (
@@ -30,6 +30,7 @@ from .sparql_support import (
     VOID,
     ask,
     count,
+    default_size,
     make_store,
     parse_rdf,
     problem,
@@ -53,8 +54,8 @@ def client() -> Iterator[TestClient]:
 # --- the protocol: how a query arrives ---------------------------------------------------------
 
 
-def test_get_runs_over_the_union_of_all_graphs(client: TestClient) -> None:
-    assert count(ask(client, COUNT_ALL)) == len(make_store())
+def test_get_runs_over_graph_default(client: TestClient) -> None:
+    assert count(ask(client, COUNT_ALL)) == default_size()
 
 
 def test_post_form_and_post_direct_give_the_same_answer(client: TestClient) -> None:
@@ -63,7 +64,7 @@ def test_post_form_and_post_direct_give_the_same_answer(client: TestClient) -> N
     charset = client.post(
         "/sparql", content=COUNT_ALL.encode(), headers={"Content-Type": "application/sparql-query; charset=UTF-8"}
     )
-    assert count(form) == count(direct) == count(charset) == len(make_store())
+    assert count(form) == count(direct) == count(charset) == default_size()
 
 
 def test_default_graph_uri_makes_the_default_graph(client: TestClient) -> None:
@@ -76,7 +77,7 @@ def test_default_graph_uri_makes_the_default_graph(client: TestClient) -> None:
 
 def test_named_graph_uri_limits_graph_patterns(client: TestClient) -> None:
     query = "SELECT (COUNT(DISTINCT ?g) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } }"
-    assert count(ask(client, query)) == 3
+    assert count(ask(client, query)) == 4  # the three test graphs and graph/default
     assert count(ask(client, query, **{"named-graph-uri": G_MODELS})) == 1
     assert count(ask(client, COUNT_ALL, **{"named-graph-uri": G_MODELS})) == 0  # default graph now empty
 
@@ -160,7 +161,7 @@ def test_ask_results(client: TestClient, accept: str) -> None:
 
 def _expected_labels() -> rdflib.Graph:
     graph = rdflib.Graph()
-    triples = make_store().query(LABELS, use_default_graph_as_union=True)
+    triples = make_store().query(LABELS, default_graph=ox.NamedNode(DEFAULT_GRAPH))
     assert isinstance(triples, ox.QueryTriples)
     for line in triples:
         graph.parse(data=f"{line} .", format="nt")
@@ -233,10 +234,23 @@ def test_service_description(client: TestClient) -> None:
     graph = rdflib.Graph().parse(data=response.text, format="turtle")
     service_node = next(graph.subjects(rdflib.RDF.type, SD.Service))
     assert graph.value(service_node, SD.endpoint) == rdflib.URIRef("http://testserver/sparql")
-    assert (service_node, SD.feature, SD.UnionDefaultGraph) in graph
     assert len(set(graph.objects(service_node, SD.resultFormat))) == 10
     names = {str(n) for n in graph.objects(None, SD.name)}
     assert {G_MODELS, G_FILLER} <= names
+
+
+def test_service_description_names_the_default_graph_and_the_prefixes(client: TestClient) -> None:
+    graph = rdflib.Graph().parse(data=client.get("/sparql", headers={"Accept": "text/turtle"}).text, format="turtle")
+    service_node = next(graph.subjects(rdflib.RDF.type, SD.Service))
+    assert (service_node, SD.feature, SD.UnionDefaultGraph) not in graph
+    (default,) = graph.objects(graph.value(service_node, SD.defaultDataset), SD.defaultGraph)
+    assert default == rdflib.URIRef(DEFAULT_GRAPH) and integer(graph.value(default, VOID.triples)) == default_size()
+    assert "one value per fact" in str(graph.value(default, rdflib.DCTERMS.description))
+    declared = {
+        str(graph.value(d, rdflib.SH.prefix)): str(graph.value(d, rdflib.SH.namespace))
+        for d in graph.objects(service_node, rdflib.SH.declare)
+    }
+    assert declared == PREFIXES
 
 
 def test_void_counts_triples_per_graph(client: TestClient) -> None:
@@ -255,7 +269,8 @@ def test_dumps_hold_every_quad(client: TestClient) -> None:
     nq = client.get("/dumps/llmkg.nq")
     assert nq.headers["content-type"] == "application/n-quads"
     assert set(ox.parse(nq.content, format=ox.RdfFormat.N_QUADS)) == set(make_store())
-    assert len(parse_rdf(client.get("/dumps/llmkg.trig").content, "trig")) == len(make_store())
+    distinct_triples = {(q.subject, q.predicate, q.object) for q in make_store()}  # graph/default repeats each
+    assert len(parse_rdf(client.get("/dumps/llmkg.trig").content, "trig")) == len(distinct_triples)
     assert client.get("/dumps/llmkg.nq", headers={"If-None-Match": nq.headers["etag"]}).status_code == 304
 
 
@@ -270,7 +285,7 @@ def test_graph_store_read_side(client: TestClient) -> None:
     one = client.get("/rdf-graphs", params={"graph": G_FILLER}, headers={"Accept": "application/n-triples"})
     assert len(rdflib.Graph().parse(data=one.text, format="nt")) == 24
     union = client.get("/rdf-graphs?default", headers={"Accept": "text/turtle"})
-    assert len(rdflib.Graph().parse(data=union.text, format="turtle")) == len(make_store())
+    assert len(rdflib.Graph().parse(data=union.text, format="turtle")) == default_size()
     problem(client.get("/rdf-graphs", params={"graph": GRAPH + "nothing"}), 404)
     problem(client.get("/rdf-graphs"), 400)
 

@@ -22,7 +22,7 @@ from llmkg.engine import endpoint as engine_endpoint
 from llmkg.engine import worker
 from llmkg.sparql.query import REQUEST_ID, Job
 
-from .sparql_support import COUNT_ALL, G_MODELS, RUNAWAY, SETTINGS, ask, count, make_store, problem, serve
+from .sparql_support import COUNT_ALL, G_MODELS, RUNAWAY, SETTINGS, ask, count, default_size, problem, serve
 
 #: One app (and one set of worker processes) per module: keep its tests on one xdist worker.
 pytestmark = pytest.mark.xdist_group("sparql-safety")
@@ -129,7 +129,7 @@ def test_runaway_query_is_stopped_and_the_server_keeps_answering(client: TestCli
     body = problem(ask(client, RUNAWAY), 503)
     assert "stopped" in body["detail"]
     assert time.monotonic() - started < SETTINGS.query_timeout_s + 3
-    assert count(ask(client, COUNT_ALL + " LIMIT 1")) == len(make_store())
+    assert count(ask(client, COUNT_ALL + " LIMIT 1")) == default_size()
     health = client.get("/health").json()
     assert health["status"] == "ok" and health["workers"]["restarts"] >= 1
 
@@ -157,7 +157,7 @@ def test_hostile_input_gets_a_4xx_or_a_correct_answer(client: TestClient, query:
     restarts = client.get("/health").json()["workers"]["restarts"]
     response = client.post("/sparql", content=query.encode(), headers=headers)
     if response.status_code == 200:
-        assert count(response) == len(make_store())
+        assert count(response) == default_size()
     else:
         problem(response, response.status_code)
         assert 400 <= response.status_code < 500
@@ -172,7 +172,7 @@ def test_a_query_that_eats_memory_dies_alone() -> None:
         started = time.monotonic()
         assert "stopped its worker" in problem(ask(small, greedy), 503)["detail"]
         assert time.monotonic() - started < 25
-        assert count(ask(small, COUNT_ALL)) == len(make_store())
+        assert count(ask(small, COUNT_ALL)) == default_size()
 
 
 def test_too_large_result_is_refused(client: TestClient) -> None:
@@ -185,7 +185,7 @@ def test_large_results_stream(client: TestClient, monkeypatch: pytest.MonkeyPatc
     response = ask(client, "SELECT * WHERE { ?a ?b ?c . ?d <http://example.org/value> ?f }", "text/csv")
     assert response.status_code == 200
     assert "content-length" not in response.headers
-    assert len(list(csv.reader(io.StringIO(response.text)))) == 1 + len(make_store()) * 24
+    assert len(list(csv.reader(io.StringIO(response.text)))) == 1 + default_size() * 24
 
 
 def test_no_stack_trace_on_internal_error(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:

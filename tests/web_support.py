@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from llmkg.app import create_app
 from llmkg.config import ServerSettings
 from llmkg.kg import catalog
-from llmkg.kg.provenance import preferred_quads
+from llmkg.kg.provenance import derived_quads
 from llmkg.pages import routes
 from llmkg.pages.data import PageSettings
 from llmkg.pages.linkeddata import IriMap
@@ -22,10 +22,10 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def mini_store() -> ox.Store:
-    """The fixture dataset, with graph/preferred computed by the build's own rule."""
+    """The fixture dataset, with graph/preferred and graph/default computed by the build's own rules."""
     quads = list(ox.parse(path=MINI, format=ox.RdfFormat.TRIG))
     store = ox.Store()
-    store.bulk_extend([*quads, *preferred_quads(quads)])
+    store.bulk_extend([*quads, *derived_quads(quads)])
     return store
 
 

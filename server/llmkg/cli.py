@@ -23,9 +23,9 @@ from rich.console import Console
 from rich.progress import track
 
 from llmkg import __version__
-from llmkg.kg import catalog
+from llmkg.kg import catalog, names
 from llmkg.kg.build import BuildError, Dataset, load_dataset, memory_store, write_dumps, write_store
-from llmkg.namespaces import PREFIXES, expand
+from llmkg.namespaces import PREFIXES, expand, text
 from llmkg.sparql.formats import RESULT_FORMATS, by_key
 from llmkg.sparql.store import Backend
 from llmkg.terminal import Section  # light: --help needs the section names
@@ -252,10 +252,15 @@ def why(
     from llmkg.terminal import print_history, print_reasons
 
     try:
-        reasons = explain(_load(root).quads, expand(subject), expand(prop) if prop else None)
+        quads = _load(root).quads
+        reasons = explain(quads, expand(subject), expand(prop) if prop else None)
     except ValueError as error:
         err.print(f"[red]error:[/red] {error}", highlight=False)
         raise typer.Exit(2) from None
+    if not reasons and not any(text(q.subject) == expand(subject) for q in quads):
+        same_kind = {text(q.subject) for q in quads if text(q.subject).startswith(names.namespace(expand(subject)))}
+        err.print(names.unknown_message(expand(subject), names.suggest(expand(subject), sorted(same_kind))))
+        raise typer.Exit(1)
     if not reasons:
         err.print(f"the graph holds nothing for {subject} {prop or ''}".rstrip())
         raise typer.Exit(1)
@@ -326,7 +331,10 @@ def list_queries(
 @isolated
 def run_query(
     name: Annotated[str, typer.Argument(help="Saved query id, number, or path to an .rq file.")],
-    param: Annotated[list[str] | None, typer.Option("--param", "-p", help="Parameter as name=value.")] = None,
+    param: Annotated[
+        list[str] | None,
+        typer.Option("--param", "-p", help="Parameter as name=value (an IRI may be a prefixed name; * for any)."),
+    ] = None,
     fmt: Annotated[
         Literal["table", "csv", "tsv", "json"] | None,
         typer.Option("--format", "-f", help="table, csv, tsv or json (default: a table on a terminal, tsv otherwise)."),
@@ -338,7 +346,13 @@ def run_query(
     try:
         saved = catalog.find(name, root, files=True)
         given = dict(_split_param(p) for p in param or [])
-        result = catalog.run(saved, _store(store, root), given)
+        values, defaults = catalog.arguments(saved, given)
+        if defaults:
+            used = catalog.shown(saved, defaults)
+            err.print(f"defaults: {used} (--param NAME=VALUE to change, --param NAME='*' for any)", highlight=False)
+        data = _store(store, root)
+        catalog.check_names(data, catalog.bind(saved, values))
+        result = catalog.run(saved, data, given)
     except (catalog.CatalogError, SyntaxError, OSError) as error:
         err.print(f"[red]error:[/red] {error}", highlight=False)
         raise typer.Exit(2) from None

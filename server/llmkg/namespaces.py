@@ -16,6 +16,11 @@ GENID = BASE + ".well-known/genid/"
 
 #: Graph that the build computes from the fact graphs: one preferred value set per (subject, property).
 PREFERRED_GRAPH = GRAPH + "preferred"
+#: Graph that every query without a dataset of its own reads as its default graph: one value per fact
+#: (graph/preferred), each graph's provenance record, the ontology and the saved-query catalogue.
+DEFAULT_GRAPH = GRAPH + "default"
+#: The graphs the build computes from the others; they state no fact of their own.
+DERIVED_GRAPHS = (PREFERRED_GRAPH, DEFAULT_GRAPH)
 #: Graph holding the saved-query catalogue as sh:SPARQLExecutable resources.
 QUERIES_GRAPH = GRAPH + "queries"
 

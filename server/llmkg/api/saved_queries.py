@@ -1,8 +1,9 @@
 """Routes of the saved-query catalogue (list, show, run with parameters) and the export profiles.
 
-Parameters arrive as query-string values, are checked against the query's header and bound with
-the engine's substitutions (never spliced into the text); results follow the endpoint's content
-negotiation (``Accept`` or ``format``).
+Parameters arrive as query-string values (IRIs as prefixed names or in full; ``*`` for any; a
+parameter left out takes its example, named in the ``LLMKG-Defaults`` header), are checked against
+the query's header and the graph's names and bound with the engine's substitutions (never spliced
+into the text); results follow the endpoint's content negotiation (``Accept`` or ``format``).
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from llmkg.sparql.query import QueryError
 from llmkg.sparql.text import anchored
 
 router = APIRouter()
+#: The response header naming the parameters that took their default (``family=family:llama-4``).
+DEFAULTS_HEADER = "LLMKG-Defaults"
 #: Query-string names that belong to the protocol, not to the saved query's parameters.
 RESERVED = {"format"}
 
@@ -59,15 +62,19 @@ async def show_query(request: Request, query_id: str) -> Any:
 
 @router.get("/queries/{query_id}/results")
 async def run_query(request: Request, query_id: str) -> Response:
-    """Run a saved query; its parameters come from the query string (``?model=…``)."""
+    """Run a saved query; its parameters come from the query string (``?model=model:llama-4-scout``, a full
+    IRI, or ``*`` for any). A parameter not given takes its example; the ``LLMKG-Defaults`` header says
+    which did. An IRI the graph does not know is a 400 that suggests close ones."""
 
     saved = _saved(request, query_id)
     given = {k: v for k, v in request.query_params.items() if k not in RESERVED}
+    endpoint = request.app.state.endpoint
     try:
-        terms = catalog.bind(saved, given)
+        values, defaults = catalog.arguments(saved, given)
+        terms = catalog.bind(saved, values)
+        await run_in_threadpool(catalog.check_names, endpoint.store, terms)
     except catalog.CatalogError as error:
         raise QueryError(400, "Bad parameter", str(error)) from None
-    endpoint = request.app.state.endpoint
     job = await run_in_threadpool(
         lambda: endpoint.job(
             anchored(saved.text, terms),
@@ -84,4 +91,7 @@ async def run_query(request: Request, query_id: str) -> Response:
         )
         for var, term in terms.items()
     )
-    return await respond(request, endpoint, dataclasses.replace(job, bindings=bindings), conditional=True)
+    response = await respond(request, endpoint, dataclasses.replace(job, bindings=bindings), conditional=True)
+    if defaults:
+        response.headers[DEFAULTS_HEADER] = catalog.shown(saved, defaults)
+    return response

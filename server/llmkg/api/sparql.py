@@ -125,7 +125,7 @@ async def graph_store(
     default: str | None = None,
     format: FormatParam = None,
 ) -> Response:
-    """Graph Store Protocol, read side: ``?graph=IRI`` for one named graph, ``?default`` for the union."""
+    """Graph Store Protocol, read side: ``?graph=IRI`` for one named graph, ``?default`` for graph/default."""
     if (graph is None) == (default is None):
         raise QueryError(400, "Invalid request", "give either ?graph=IRI or ?default")
     accept = request.headers.get("accept")

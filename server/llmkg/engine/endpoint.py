@@ -34,7 +34,7 @@ from llmkg.engine.worker import Limits
 from llmkg.kg import describe
 from llmkg.kg.build import DUMPS, Dataset, write_dumps
 from llmkg.kg.jsonld_context import jsonld_context
-from llmkg.namespaces import RDF_TYPE, RDFS
+from llmkg.namespaces import DEFAULT_GRAPH, PREFIXES, RDF_TYPE, RDFS
 from llmkg.sparql.answers import QueryResult, read_result
 from llmkg.sparql.formats import GRAPH_FORMATS, N_TRIPLES, RESULT_FORMATS, RESULTS_JSON, Format, negotiate
 from llmkg.sparql.query import Job, QueryError, binding, check, inspect
@@ -164,18 +164,18 @@ class Endpoint:
             _graph_iri(iri)
         shape = check(query, allowlist=self.settings.service_allowlist, max_operators=self.settings.max_query_operators)
         results, graph = _negotiate_for(shape.form, accept, format_param)
-        union = not (default_graphs or named_graphs or shape.has_dataset_clause)
+        served_default = not (default_graphs or named_graphs or shape.has_dataset_clause)
         return Job(
             query=query,
             default_graphs=tuple(default_graphs),
             named_graphs=tuple(named_graphs),
-            union=union,
+            served_default=served_default,
             results_type=results.media_type if results else None,
             graph_type=graph.media_type if graph else None,
         )
 
     def graph_job(self, graph: str | None, *, accept: str | None, format_param: str | None) -> Job:
-        """Graph Store Protocol, read side: one named graph, or (``graph`` None) the union default graph."""
+        """Graph Store Protocol, read side: one named graph, or (``graph`` None) the default graph."""
         fmt = negotiate(accept, format_param, GRAPH_FORMATS)
         if fmt is None:
             raise _not_acceptable(GRAPH_FORMATS)
@@ -184,7 +184,7 @@ class Endpoint:
         text = "CONSTRUCT WHERE { ?s ?p ?o }"
         if graph is None:
             return Job(query=text, graph_type=fmt.media_type)
-        return Job(query=text, default_graphs=(graph,), union=False, graph_type=fmt.media_type)
+        return Job(query=text, default_graphs=(graph,), served_default=False, graph_type=fmt.media_type)
 
     def etag(self, *parts: str | None) -> str:
         """A validator for a GET answer: the data version and everything else that shapes the answer."""
@@ -378,13 +378,21 @@ class PooledStore:
         named_graphs: list[ox.NamedNode | ox.BlankNode] | None = None,
         substitutions: dict[ox.Variable, Term] | None = None,
     ) -> QueryResult:
-        """Like ``pyoxigraph.Store.query`` (graphs given by IRI), answered by a worker; raises QueryError."""
+        """Like ``pyoxigraph.Store.query`` (graphs given by IRI), answered by a worker; raises QueryError.
+
+        The default graph named alone (``default_graph=graph/default``) is the served dataset, with
+        every named graph available, as for a query sent to the endpoint without a dataset.
+        """
+        if use_default_graph_as_union:
+            raise ValueError("the store serves graph/default as its default graph, not the union of all graphs")
         defaults = default_graph if isinstance(default_graph, list) else [default_graph] if default_graph else []
+        default_iris = tuple(g.value for g in defaults if isinstance(g, ox.NamedNode))
+        served = default_iris == (DEFAULT_GRAPH,) and named_graphs is None
         job = Job(
-            query="".join(f"PREFIX {name}: <{iri}>\n" for name, iri in (prefixes or {}).items()) + query,
-            default_graphs=tuple(g.value for g in defaults if isinstance(g, ox.NamedNode)),
+            query="".join(f"PREFIX {n}: <{i}>\n" for n, i in (prefixes or {}).items() if PREFIXES.get(n) != i) + query,
+            default_graphs=() if served else default_iris,
             named_graphs=tuple(g.value for g in named_graphs or () if isinstance(g, ox.NamedNode)),
-            union=use_default_graph_as_union,
+            served_default=served,
             results_type=RESULTS_JSON,
             graph_type=N_TRIPLES,
             bindings=tuple(

@@ -14,7 +14,17 @@ from typing import Any
 import pyoxigraph as ox
 
 from llmkg.kg.provenance import GraphInfo, conflicts, graph_infos, statements_by_key
-from llmkg.namespaces import DCTERMS, LLMKG, PREFERRED_GRAPH, PROV, RDF_TYPE, VOCABULARY_GRAPHS, shorten, text
+from llmkg.namespaces import (
+    DCTERMS,
+    DERIVED_GRAPHS,
+    LLMKG,
+    PREFERRED_GRAPH,
+    PROV,
+    RDF_TYPE,
+    VOCABULARY_GRAPHS,
+    shorten,
+    text,
+)
 from llmkg.sparql.store import Backend
 
 #: Properties each kind of entity is expected to state somewhere (coverage report).
@@ -148,7 +158,7 @@ def _unprovenanced(quads: list[ox.Quad], infos: dict[str, GraphInfo], docs: dict
     for q in quads:
         graph = text(q.graph_name)
         info = infos.get(graph)
-        if graph == PREFERRED_GRAPH or graph.startswith(VOCABULARY_GRAPHS) or q.subject == q.graph_name:
+        if graph in DERIVED_GRAPHS or graph.startswith(VOCABULARY_GRAPHS) or q.subject == q.graph_name:
             continue
         provenanced = info is not None and (
             info.kind == "curated" or (info.kind == "fact" and PROV + "wasDerivedFrom" in docs.get(graph, {}))
@@ -207,7 +217,7 @@ def _coverage(quads: list[ox.Quad]) -> dict[str, list[str]]:
     typed: dict[str, set[str]] = defaultdict(set)
     stated: dict[str, set[str]] = defaultdict(set)
     for q in quads:
-        if text(q.graph_name) == PREFERRED_GRAPH:
+        if text(q.graph_name) in DERIVED_GRAPHS:
             continue
         if text(q.predicate) == RDF_TYPE and text(q.object).startswith(LLMKG):
             typed[text(q.object)[len(LLMKG) :]].add(text(q.subject))
@@ -249,7 +259,7 @@ def why(quads: list[ox.Quad], subject: str, prop: str | None = None) -> list[Rea
     reasons = []
     for q in quads:
         graph = text(q.graph_name)
-        if text(q.subject) != subject or graph == PREFERRED_GRAPH or (prop and text(q.predicate) != prop):
+        if text(q.subject) != subject or graph in DERIVED_GRAPHS or (prop and text(q.predicate) != prop):
             continue
         g = docs.get(graph, {})
         doc = g.get(PROV + "wasDerivedFrom", "")

@@ -116,7 +116,7 @@ def load_dataset(root: Path | None = None, *, progress: Progress | None = None) 
     except catalog.CatalogError as error:
         raise BuildError(f"queries/examples/{error}") from None
     dataset.quads = canonical(dataset.quads)
-    dataset.quads.extend(provenance.preferred_quads(dataset.quads))
+    dataset.quads.extend(provenance.derived_quads(dataset.quads))
     return dataset
 
 

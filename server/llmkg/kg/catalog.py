@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,7 +18,20 @@ import pyoxigraph as ox
 import yaml
 
 from llmkg.config import data_root
-from llmkg.namespaces import LLMKG, QUERIES_GRAPH, QUERY, RDF_TYPE, RDFS, SCHEMA, SH, XSD
+from llmkg.kg import names
+from llmkg.namespaces import (
+    DEFAULT_GRAPH,
+    LLMKG,
+    QUERIES_GRAPH,
+    QUERY,
+    RDF_TYPE,
+    RDFS,
+    SCHEMA,
+    SH,
+    XSD,
+    expand,
+    shorten,
+)
 from llmkg.sparql.answers import QueryResult
 from llmkg.sparql.store import Backend
 from llmkg.sparql.text import QUERY_FORMS, anchored, inspect
@@ -213,21 +226,49 @@ class ParamError(CatalogError):
     """A parameter given to a saved query is unknown or of the wrong form."""
 
 
-def bind(
-    query: SavedQuery, given: dict[str, str]
-) -> dict[ox.Variable, ox.NamedNode | ox.BlankNode | ox.Literal | ox.Triple]:
-    """Turn ``name=value`` parameters into pyoxigraph substitutions, checked against the header."""
+def _declared(query: SavedQuery, given: dict[str, str]) -> dict[str, Param]:
     declared = {p.name: p for p in query.params}
     unknown = set(given) - set(declared)
     if unknown:
         raise ParamError(f"{query.id}: unknown parameter(s) {sorted(unknown)}; declared: {sorted(declared)}")
-    return {ox.Variable(name): _term(declared[name], value) for name, value in given.items()}
+    return declared
+
+
+#: The value that lifts a parameter to "any": the query runs with the variable unbound.
+ANY = "*"
+
+
+def arguments(query: SavedQuery, given: dict[str, str]) -> tuple[dict[str, str], dict[str, str]]:
+    """The values a run binds, and which of them are defaults: a parameter not given takes its example;
+    one given as ``*`` (:data:`ANY`) is left unbound. Raises ParamError for an undeclared name."""
+    declared = _declared(query, given)
+    defaults = {name: p.example for name, p in declared.items() if name not in given and p.example}
+    values = {name: value for name, value in {**given, **defaults}.items() if value != ANY}
+    return values, defaults
+
+
+def shown(query: SavedQuery, values: dict[str, str]) -> str:
+    """Parameter values as people read them, IRIs as prefixed names: ``family=family:llama-4 k=5``."""
+    kinds = {p.name: p.type for p in query.params}
+    return " ".join(
+        f"{name}={shorten(ox.NamedNode(expand(value))) if kinds.get(name) == 'iri' else value}"
+        for name, value in values.items()
+    )
+
+
+def bind(
+    query: SavedQuery, given: dict[str, str]
+) -> dict[ox.Variable, ox.NamedNode | ox.BlankNode | ox.Literal | ox.Triple]:
+    """Turn ``name=value`` parameters into pyoxigraph substitutions, checked against the header; an IRI
+    may be given as a prefixed name (``model:llama-4-scout``), and ``*`` leaves its parameter unbound."""
+    declared = _declared(query, given)
+    return {ox.Variable(name): _term(declared[name], value) for name, value in given.items() if value != ANY}
 
 
 def _term(param: Param, value: str) -> ox.NamedNode | ox.Literal:
     try:
         if param.type == "iri":
-            return ox.NamedNode(value)
+            return ox.NamedNode(expand(value))
         if param.type in ("integer", "decimal"):
             float(value)  # reject non-numbers before they reach the engine
             return ox.Literal(value, datatype=ox.NamedNode(XSD + param.type))
@@ -236,7 +277,19 @@ def _term(param: Param, value: str) -> ox.NamedNode | ox.Literal:
     return ox.Literal(value)
 
 
+def check_names(store: Backend, terms: Mapping[ox.Variable, object]) -> None:
+    """Raise ParamError, suggesting close names, for an IRI parameter the graph does not know."""
+    for variable, term in terms.items():
+        if isinstance(term, ox.NamedNode):
+            try:
+                names.require_known(store, term.value)
+            except names.UnknownName as error:
+                raise ParamError(f"parameter {variable.value}: {error}") from None
+
+
 def run(query: SavedQuery, store: Backend, given: dict[str, str] | None = None) -> QueryResult:
-    """Execute a saved query over the union of all graphs, with its parameters bound."""
-    terms = bind(query, given or {})
-    return store.query(anchored(query.text, terms), use_default_graph_as_union=True, substitutions=terms)
+    """Execute a saved query over the served dataset (default graph graph/default): parameters not given
+    take their example, ``*`` leaves one unbound."""
+    values, _ = arguments(query, given or {})
+    terms = bind(query, values)
+    return store.query(anchored(query.text, terms), default_graph=ox.NamedNode(DEFAULT_GRAPH), substitutions=terms)

@@ -15,7 +15,22 @@ import pyoxigraph as ox
 
 from llmkg import __version__
 from llmkg.kg.build import DUMPS
-from llmkg.namespaces import DCAT, DCTERMS, GRAPH, ID, ONTOLOGY_IRI, OWL, PREFIXES, RDF_TYPE, SCHEMA, SD, VOID
+from llmkg.namespaces import (
+    DCAT,
+    DCTERMS,
+    DEFAULT_GRAPH,
+    GRAPH,
+    ID,
+    ONTOLOGY_IRI,
+    OWL,
+    PREFIXES,
+    RDF_TYPE,
+    SCHEMA,
+    SD,
+    SH,
+    VOID,
+    XSD,
+)
 from llmkg.sparql.formats import GRAPH_FORMATS, RESULT_FORMATS
 from llmkg.sparql.store import Backend
 
@@ -29,6 +44,7 @@ DESCRIPTION_PREFIXES = {
     "xsd": PREFIXES["xsd"],
     "owl": PREFIXES["owl"],
     "graph": GRAPH,
+    "sh": SH,
     "source": ID + "source/",
     "model": ID + "model/",
 }
@@ -82,25 +98,42 @@ def _count(n: int) -> ox.Literal:
     return ox.Literal(str(n), datatype=ox.NamedNode(PREFIXES["xsd"] + "integer"))
 
 
+#: What graph/default is, for the Service Description and VoID.
+DEFAULT_GRAPH_NOTE = (
+    "The default graph of every query that names no dataset of its own: one value per fact (the preferred value "
+    "of graph/preferred, curated identities and source documents included), each named graph's own record "
+    "(its source document, version and place), the ontology and the saved-query catalogue. Every source's own "
+    "values stay in its named graph: GRAPH ?g { ... } ?g prov:wasDerivedFrom ?document."
+)
+
+
 def service_description(stats: Statistics, *, endpoint: str, dataset: str, federated: bool) -> list[ox.Triple]:
-    """The SPARQL 1.1 Service Description of the endpoint at ``endpoint``."""
-    service, default = _iri(endpoint + "#service"), ox.BlankNode()
+    """The SPARQL 1.1 Service Description of the endpoint at ``endpoint``: its default graph (graph/default),
+    its named graphs, and the prefixes a query may use without declaring them (as SHACL prefix declarations)."""
+    service, default = _iri(endpoint + "#service"), _iri(DEFAULT_GRAPH)
     triples = [
         ox.Triple(service, _iri(RDF_TYPE), _iri(SD + "Service")),
         ox.Triple(service, _iri(SD + "endpoint"), _iri(endpoint)),
         ox.Triple(service, _iri(SD + "supportedLanguage"), _iri(SD + "SPARQL11Query")),
-        ox.Triple(service, _iri(SD + "feature"), _iri(SD + "UnionDefaultGraph")),
         ox.Triple(service, _iri(SD + "defaultEntailmentRegime"), _iri("http://www.w3.org/ns/entailment/Simple")),
         ox.Triple(service, _iri(SD + "defaultDataset"), _iri(dataset)),
         ox.Triple(_iri(dataset), _iri(RDF_TYPE), _iri(SD + "Dataset")),
         ox.Triple(_iri(dataset), _iri(SD + "defaultGraph"), default),
         ox.Triple(default, _iri(RDF_TYPE), _iri(SD + "Graph")),
-        ox.Triple(default, _iri(VOID + "triples"), _count(stats.triples)),
+        ox.Triple(default, _iri(VOID + "triples"), _count(stats.graph_triples.get(DEFAULT_GRAPH, 0))),
+        ox.Triple(default, _iri(DCTERMS + "description"), ox.Literal(DEFAULT_GRAPH_NOTE, language="en")),
     ]
     if federated:
         triples.append(ox.Triple(service, _iri(SD + "feature"), _iri(SD + "BasicFederatedQuery")))
     for fmt in (*RESULT_FORMATS, *GRAPH_FORMATS):
         triples.append(ox.Triple(service, _iri(SD + "resultFormat"), _iri(FORMATS + fmt.w3c_name)))
+    for name, namespace in PREFIXES.items():
+        declaration = ox.BlankNode()
+        triples += [
+            ox.Triple(service, _iri(SH + "declare"), declaration),
+            ox.Triple(declaration, _iri(SH + "prefix"), ox.Literal(name)),
+            ox.Triple(declaration, _iri(SH + "namespace"), ox.Literal(namespace, datatype=_iri(XSD + "anyURI"))),
+        ]
     for graph, count in sorted(stats.graph_triples.items()):
         triples.extend(_named_graph(_iri(dataset), graph, count))
     return triples
@@ -137,7 +170,8 @@ def void_description(stats: Statistics, *, dataset: str, base_url: str, version:
             ox.Triple(_iri(graph), _iri(RDF_TYPE), _iri(VOID + "Dataset")),
             ox.Triple(_iri(graph), _iri(VOID + "triples"), _count(count)),
         ]
-    return triples
+    note = ox.Literal(DEFAULT_GRAPH_NOTE, language="en")
+    return [*triples, ox.Triple(_iri(DEFAULT_GRAPH), _iri(DCTERMS + "description"), note)]
 
 
 def dcat_description(stats: Statistics, *, dataset: str, base_url: str, version: str) -> list[ox.Triple]:

@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field
 import pyoxigraph as ox
 
 from llmkg.kg.derivative import DERIVATIONS, Derivative
-from llmkg.namespaces import LLMKG, PREFIXES, shorten, text
+from llmkg.namespaces import DEFAULT_GRAPH, LLMKG, PREFIXES, shorten, text
 from llmkg.sparql.store import Backend
 from llmkg.sparql.text import with_bindings
 
@@ -190,7 +190,7 @@ def _obligations(store: Backend, base: str) -> dict[str, Obligation]:
     ancestors = " ".join(str(ox.NamedNode(n)) for n in _nearest_licensed(store, base))
     rows = _select(store, OBLIGATIONS.replace("__ANCESTORS__", ancestors), bound) if ancestors else []
     if not rows:
-        known = store.query(with_bindings(KNOWN, _vars(bound)), use_default_graph_as_union=True)
+        known = store.query(with_bindings(KNOWN, _vars(bound)), default_graph=ox.NamedNode(DEFAULT_GRAPH))
         what = "no licence with obligations for" if bool(known) else "nothing about"
         raise LicenceCheckError(f"the graph holds {what} {shorten(ox.NamedNode(base))}")
     kinds: dict[str, set[str]] = {}
@@ -282,7 +282,7 @@ def _select(store: Backend, query: str, bound: Mapping[str, ox.NamedNode | ox.Li
     # Bound values are written into the query as BINDs (sparql.text.with_bindings), which every engine
     # understands; pyoxigraph's substitutions would need each variable in the SELECT projection.
     prologue = "".join(f"PREFIX {name}: <{iri}>\n" for name, iri in PREFIXES.items())
-    result = store.query(prologue + with_bindings(query, _vars(bound or {})), use_default_graph_as_union=True)
+    result = store.query(prologue + with_bindings(query, _vars(bound or {})), default_graph=ox.NamedNode(DEFAULT_GRAPH))
     assert isinstance(result, ox.QuerySolutions), "licence checks are SELECT queries"
     names = [v.value for v in result.variables]
     return [

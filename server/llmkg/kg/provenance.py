@@ -9,7 +9,8 @@ the complete value set of the best-ranked graph that states it. Graphs rank by:
 4. the later document (``dcterms:issued``) before the earlier, so a revision supersedes;
 5. the graph IRI, alphabetically, as a last, stable tie-break.
 
-Every value stays in its own graph; the rule only fills ``graph/preferred``.
+Every value stays in its own graph; the rule only fills ``graph/preferred``, and ``graph/default``
+(what a query without a dataset of its own reads) is built from it.
 """
 
 from __future__ import annotations
@@ -20,7 +21,18 @@ from dataclasses import dataclass
 
 import pyoxigraph as ox
 
-from llmkg.namespaces import DCTERMS, LLMKG, PREFERRED_GRAPH, PROV, RDF_TYPE, VOCABULARY_GRAPHS, text
+from llmkg.namespaces import (
+    DCTERMS,
+    DEFAULT_GRAPH,
+    GRAPH,
+    LLMKG,
+    PREFERRED_GRAPH,
+    PROV,
+    QUERIES_GRAPH,
+    RDF_TYPE,
+    VOCABULARY_GRAPHS,
+    text,
+)
 
 Key = tuple[ox.NamedNode, ox.NamedNode]
 
@@ -131,3 +143,33 @@ def preferred_quads(quads: list[ox.Quad]) -> list[ox.Quad]:
         best = min(by_graph, key=lambda g: infos[g].rank())
         out.extend(ox.Quad(q.subject, q.predicate, q.object, graph) for q in by_graph[best])
     return out
+
+
+#: Graphs copied whole into graph/default: the ontology and the saved-query catalogue.
+DEFAULT_WHOLE = (GRAPH + "ontology/", QUERIES_GRAPH)
+
+
+def default_quads(quads: list[ox.Quad]) -> list[ox.Quad]:
+    """The statements of graph/default, each once: graph/preferred (one value set per fact, the curated
+    identities and source documents included, as they rank first), every graph's own record (its type,
+    source document, locator, comment) and the ontology and catalogue graphs whole.
+
+    ``quads`` must already hold graph/preferred. Per-source values stay out: they are one
+    ``GRAPH ?g`` away.
+    """
+    graph = ox.NamedNode(DEFAULT_GRAPH)
+    chosen = {
+        ox.Quad(graph, ox.NamedNode(RDF_TYPE), ox.NamedNode(LLMKG + "DerivedGraph"), graph),
+        ox.Quad(graph, ox.NamedNode(LLMKG + "sourceFile"), ox.Literal("server/llmkg/kg/provenance.py"), graph),
+    }
+    for q in quads:
+        name = text(q.graph_name)
+        if name == PREFERRED_GRAPH or q.subject == q.graph_name or name.startswith(DEFAULT_WHOLE):
+            chosen.add(ox.Quad(q.subject, q.predicate, q.object, graph))
+    return sorted(chosen, key=str)
+
+
+def derived_quads(quads: list[ox.Quad]) -> list[ox.Quad]:
+    """graph/preferred and graph/default, computed from the other graphs' quads."""
+    preferred = preferred_quads(quads)
+    return [*preferred, *default_quads([*quads, *preferred])]

@@ -21,9 +21,9 @@ from starlette.responses import Response
 from llmkg.config import ServerSettings, data_root
 from llmkg.engine.endpoint import ResultCache
 from llmkg.kg import audit
-from llmkg.namespaces import PREFERRED_GRAPH, PREFIXES, shorten, text
+from llmkg.namespaces import DEFAULT_GRAPH, PREFERRED_GRAPH, PREFIXES, shorten, text
 from llmkg.pages.linkeddata import IriMap
-from llmkg.sparql.query import check, syntax_error
+from llmkg.sparql.query import Job, check, syntax_error
 
 Term = ox.NamedNode | ox.BlankNode | ox.Literal
 Row = dict[str, Term]
@@ -38,6 +38,7 @@ VENDOR_FILES = {
 #: Predicates why() reads to describe graphs and documents.
 _META = audit.PROVENANCE_PREDICATES
 LABEL = PREFIXES["rdfs"] + "label"
+DEFAULT_NODE = ox.NamedNode(DEFAULT_GRAPH)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -90,11 +91,11 @@ class Site:
         self.rendered: ResultCache[Response] = ResultCache(512, max_bytes=64 << 20, weigh=lambda r: len(r.body))
 
     def select(self, query: str, **bindings: Term) -> list[Row]:
-        """Rows of a fixed SELECT over the union of all graphs, with ``bindings`` substituted."""
+        """Rows of a fixed SELECT over the served dataset (graph/default), with ``bindings`` substituted."""
         subs: dict[ox.Variable, ox.NamedNode | ox.BlankNode | ox.Literal | ox.Triple] = {
             ox.Variable(name): value for name, value in bindings.items()
         }
-        result = self.store.query(query, prefixes=PREFIXES, use_default_graph_as_union=True, substitutions=subs)
+        result = self.store.query(query, prefixes=PREFIXES, default_graph=DEFAULT_NODE, substitutions=subs)
         assert isinstance(result, ox.QuerySolutions)
         return rows(result)
 
@@ -158,9 +159,9 @@ class Site:
 
     def _run_here(self, text: str) -> tuple[list[str], list[Row]] | bool:
         """In-process run, for an app without an endpoint (tests, embedding): no timeout, so not for serving."""
-        check(text)
+        served = not check(text).has_dataset_clause
         try:
-            result = self.store.query(text, use_default_graph_as_union=True)
+            result = self.store.query(text, prefixes=PREFIXES, **Job(text, served_default=served).dataset_options())
         except SyntaxError as error:
             raise syntax_error(error) from None
         if isinstance(result, ox.QueryBoolean):

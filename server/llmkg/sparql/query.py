@@ -21,7 +21,7 @@ from typing import IO, Any
 
 import pyoxigraph as ox
 
-from llmkg.namespaces import PREFIXES
+from llmkg.namespaces import DEFAULT_GRAPH, PREFIXES
 from llmkg.sparql.formats import GRAPH_FORMATS, PREFIXED_FORMATS, RESULT_FORMATS, Format
 from llmkg.sparql.store import Backend
 from llmkg.sparql.text import QueryShape, inspect
@@ -69,14 +69,16 @@ CLIENT: ContextVar[str] = ContextVar("llmkg_client", default="")
 class Job:
     """One query to run: its text, its RDF dataset and the formats it may be answered in.
 
-    With no ``default_graphs``/``named_graphs`` and ``union`` true, the default graph is the union
-    of all graphs; otherwise the given graphs make up the dataset (SPARQL 1.1 Protocol §2.1.4).
+    With ``served_default`` (a query that names no dataset), the default graph is graph/default and
+    every named graph is available to ``GRAPH``; otherwise the given graphs make up the dataset
+    (SPARQL 1.1 Protocol §2.1.4), or, with none given, the query's own FROM clauses do. The query
+    is parsed with the graph's prefixes declared (namespaces.PREFIXES); its own declarations win.
     """
 
     query: str
     default_graphs: tuple[str, ...] = ()
     named_graphs: tuple[str, ...] = ()
-    union: bool = True
+    served_default: bool = True
     results_type: str | None = None
     graph_type: str | None = None
     #: Saved-query parameters: (variable, "iri" | "literal", value, datatype IRI or ""), bound by the
@@ -91,8 +93,8 @@ class Job:
         return {ox.Variable(name): _term(kind, value, extra) for name, kind, value, extra in self.bindings}
 
     def dataset_options(self) -> dict[str, Any]:
-        if self.union:
-            return {"use_default_graph_as_union": True}
+        if self.served_default:
+            return {"default_graph": ox.NamedNode(DEFAULT_GRAPH)}
         if not (self.default_graphs or self.named_graphs):
             return {}
         return {
@@ -104,7 +106,7 @@ class Job:
         return {
             "query": self.query,
             "default_graphs": self.default_graphs,
-            "union": self.union,
+            "served_default": self.served_default,
             "named_graphs": self.named_graphs,
             "results_type": self.results_type,
             "graph_type": self.graph_type,
@@ -163,7 +165,9 @@ def run(store: Backend, job: Job) -> tuple[Format, Writer]:
     (solutions or graph) has no acceptable format.
     """
     try:
-        result = store.query(job.query, substitutions=job.substitutions() or None, **job.dataset_options())
+        result = store.query(
+            job.query, prefixes=PREFIXES, substitutions=job.substitutions() or None, **job.dataset_options()
+        )
     except SyntaxError as error:
         raise syntax_error(error) from None
     if not isinstance(result, ox.QueryTriples):

@@ -10,16 +10,17 @@ here, never by callers:
   hangs), so queries and updates go to it as URL-encoded forms;
 * Virtuoso answers ASK as a one-row table in formats without a boolean, and writes booleans as
   ``"1"``/``"0"``: results.py reads both as the booleans they stand for;
-* the default graph is the union of all graphs on Virtuoso, and on ``oxigraph serve`` only when
-  asked with its ``union-default-graph`` parameter; other engines must be configured for it;
+* a query given a default graph and no named graphs (``default_graph=graph/default``, the served
+  dataset) keeps every llmkg graph available to ``GRAPH``, as pyoxigraph does: the engine is sent
+  ``default-graph-uri`` and one ``named-graph-uri`` per graph (read once from the engine), since
+  over the protocol a dataset with no named graph has none (``oxigraph serve``), or none for
+  ``GRAPH <g>`` (Virtuoso); this also keeps Virtuoso's own graphs out;
 * Virtuoso keeps graphs of its own (``virtrdf:``, ``ldp:`` and others, by version and installed
   packages) in every store: each ``GRAPH ?g { … }`` is sent as ``{ GRAPH ?g { … } FILTER(?g under
-  graphs_prefix) }``, so graph listings and counts per graph see llmkg's graphs only. Virtuoso
-  7.2's own ways of narrowing a dataset do not serve: ``default-graph-uri`` and
-  ``named-graph-uri`` for each of llmkg's graphs (180 or so) give the right answers about 12
-  times slower, and its ``input:default-graph-exclude`` pragma makes ``GRAPH <g> { … }`` match
-  once when nothing in ``g`` matches. Patterns over the default graph therefore still meet
-  Virtuoso's own triples (docs/deploy.md).
+  graphs_prefix) }``, so graph listings and counts per graph see llmkg's graphs only, whatever
+  dataset a caller gives (docs/deploy.md);
+* the graph's prefixes (``prefixes=``) are declared before the query for the names it does not
+  declare itself.
 """
 
 from __future__ import annotations
@@ -36,9 +37,11 @@ from llmkg.namespaces import GRAPH
 from llmkg.sparql.answers import QueryResult, UnreadableAnswer, read_result, without_frames
 from llmkg.sparql.formats import N_TRIPLES, RESULTS_JSON
 from llmkg.sparql.store import Term
-from llmkg.sparql.text import Substitutions, inspect, scope_graph_variables, with_bindings
+from llmkg.sparql.text import Substitutions, declared_prefixes, inspect, scope_graph_variables, with_bindings
 
 GraphName = ox.NamedNode | ox.BlankNode | ox.DefaultGraph
+#: More protocol parameters than this (a dataset of every named graph) go in a form body, not the URL.
+MAX_URL_PARAMS = 20
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -122,6 +125,7 @@ class RemoteStore:
     ) -> None:
         self.endpoint, self.update_url, self.gsp_url = endpoint, update, gsp
         self.graphs_prefix = GRAPH
+        self._graphs: list[str] | None = None
         self.client = httpx.Client(timeout=httpx.Timeout(timeout_s, connect=5.0), auth=AnyAuth(*auth) if auth else None)
         if dialect is None:
             dialect = detect(self.client, endpoint)
@@ -162,10 +166,13 @@ class RemoteStore:
         form = inspect(query).form
         defaults = default_graph if isinstance(default_graph, Sequence) else [default_graph] if default_graph else []
         params = [("default-graph-uri", g.value) for g in defaults if isinstance(g, ox.NamedNode)]
+        if params and named_graphs is None:  # as in pyoxigraph, every named graph stays available to GRAPH
+            named_graphs = [ox.NamedNode(g) for g in self.graph_names()]
         params += [("named-graph-uri", g.value) for g in named_graphs or () if isinstance(g, ox.NamedNode)]
         if use_default_graph_as_union and not params and self.dialect.union_param:
             params.append((self.dialect.union_param, "true"))
-        text = "".join(f"PREFIX {name}: <{iri}>\n" for name, iri in (prefixes or {}).items())
+        declared = declared_prefixes(query)
+        text = "".join(f"PREFIX {name}: <{iri}>\n" for name, iri in (prefixes or {}).items() if name not in declared)
         text += with_bindings(query, substitutions or {})
         if self.dialect.own_graphs:
             text = scope_graph_variables(text, self.graphs_prefix)
@@ -176,6 +183,12 @@ class RemoteStore:
             return read_result(response.content, media_type, ask=form == "ASK", distinct=inspect(query).distinct)
         except (UnreadableAnswer, SyntaxError) as error:
             raise RemoteError(response.status_code, str(error), str(response.url)) from None
+
+    def graph_names(self) -> list[str]:
+        """The llmkg graphs the engine holds (under ``graphs_prefix``), read once and kept until a write."""
+        if self._graphs is None:
+            self._graphs = sorted(self.graph_sizes(self.graphs_prefix))
+        return self._graphs
 
     def quads_for_pattern(
         self,
@@ -202,10 +215,12 @@ class RemoteStore:
 
     def update(self, update: str) -> None:
         """Run a SPARQL Update at the update URL (by default the query endpoint)."""
+        self._graphs = None
         self._send(self.update_url or self.endpoint, "update", update, [], "*/*")
 
     def put_graph(self, graph: str, ntriples: bytes) -> None:
         """Replace one named graph with the given N-Triples (Graph Store Protocol PUT)."""
+        self._graphs = None
         if not self.gsp_url:
             raise RemoteError(0, "no Graph Store Protocol URL configured", self.endpoint)
         self._check(
@@ -237,7 +252,7 @@ class RemoteStore:
 
     def _send(self, url: str, field: str, text: str, params: list[tuple[str, str]], accept: str) -> httpx.Response:
         headers = {"Accept": accept}
-        if self.dialect.direct_post:
+        if self.dialect.direct_post and len(params) <= MAX_URL_PARAMS:
             headers.update(_type(f"application/sparql-{field}; charset=utf-8"))
             return self._check(self._call("POST", url, params=params, content=text.encode(), headers=headers))
         headers.update(_type("application/x-www-form-urlencoded"))

@@ -150,6 +150,20 @@ def inspect(text: str) -> QueryShape:
     return shape
 
 
+def declared_prefixes(text: str) -> set[str]:
+    """The prefix names a query declares with ``PREFIX name: <iri>``.
+
+    >>> sorted(declared_prefixes('PREFIX a: <http://a/> prefix : <http://b/> SELECT * { ?s a:PREFIX ?o }'))
+    ['', 'a']
+    """
+    found, after_prefix = set(), False
+    for kind, value in tokens(text):
+        if after_prefix and kind == "pname" and value.endswith(":"):
+            found.add(value[:-1])
+        after_prefix = kind == "word" and value.upper() == "PREFIX"
+    return found
+
+
 Substitutions = Mapping[ox.Variable, Term]
 
 
