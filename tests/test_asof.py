@@ -287,3 +287,26 @@ def test_diff_of_the_shipped_gpqa_correction() -> None:
 def test_diff_refuses_a_malformed_date(root: Path) -> None:
     result = runner.invoke(app, ["diff", "2024-01-20", "soon", "--root", str(root)])
     assert result.exit_code == 2 and "YYYY-MM-DD" in result.output
+
+
+def test_the_diff_route_gives_what_the_cli_gives(client: TestClient, root: Path) -> None:
+    params = {"from": "2024-01-20", "to": "2024-03-20", "undated": "exclude"}
+    response = client.get("/diff", params=params)
+    assert response.status_code == 200, response.text
+    assert response.json() == diff_rows("2024-01-20", "2024-03-20", "--undated", "exclude", "--root", str(root))
+    only = client.get("/diff", params={**params, "property": "llmkg:knowledgeCutoff"}).json()
+    assert [r["change"] for r in only] == ["added"]
+
+
+@pytest.mark.parametrize("params", [{"from": "2024-01-20", "to": "2024-02-31"}, {"from": "x", "to": "2024-01-01"}])
+def test_the_diff_route_refuses_a_malformed_date(client: TestClient, params: dict[str, str]) -> None:
+    response = client.get("/diff", params=params)
+    assert response.status_code == 400 and "YYYY-MM-DD" in response.json()["detail"]
+
+
+def test_the_diff_route_on_the_shipped_data(shipped: TestClient) -> None:
+    params = {"from": "2024-09-23", "to": "2024-09-24", "property": "llmkg:value"}
+    rows = shipped.get("/diff", params=params).json()
+    assert [(r["subject"], r["before"], r["after"]) for r in rows] == [
+        ("result:llama-3.1-70b-instruct--gpqa--0-shot", "41.7", "46.7")
+    ]

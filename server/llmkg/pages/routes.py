@@ -6,14 +6,16 @@ Handlers only read the request, call one function of views/boards/compare and re
 
 from __future__ import annotations
 
-from typing import Annotated
+import dataclasses
+from typing import Annotated, Literal
 
 import pyoxigraph as ox
 from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from llmkg.kg import catalog
+from llmkg.kg import asof, catalog
+from llmkg.namespaces import expand
 from llmkg.pages import boards, compare, editor, kit, licence, resolve
 from llmkg.pages.data import PageSettings, Runner, Site
 from llmkg.pages.kit import base, not_found, page, prefers_json, site_of
@@ -113,6 +115,29 @@ async def audit(request: Request) -> Response:
     if prefers_json(request) or request.query_params.get("format") == "json":
         return JSONResponse(report.as_dict(), headers={"Vary": "Accept"})
     return page(request, "audit.html", {"report": report}, headers={"Vary": "Accept"})
+
+
+@router.get("/diff")
+async def diff(
+    request: Request,
+    before: Annotated[str, Query(alias="from", description="The earlier date, YYYY-MM-DD.")],
+    after: Annotated[str, Query(alias="to", description="The later date, YYYY-MM-DD.")],
+    family: Annotated[str | None, Query(description="Only facts about this family (IRI or prefixed name).")] = None,
+    prop: Annotated[str | None, Query(alias="property", description="Only this property.")] = None,
+    undated: Annotated[Literal["include", "exclude"], Query(description="Undated source versions.")] = "include",
+) -> JSONResponse:
+    """Facts added, changed and removed between the graph as of two dates (``llmkg diff``), as JSON."""
+
+    def changes() -> list[asof.Change]:
+        quads = site_of(request).quads  # read through the query workers, once per server
+        kept = {"family": expand(family) if family else None, "prop": expand(prop) if prop else None}
+        return asof.diff(quads, before, after, undated=undated == "include", **kept)
+
+    try:
+        found = await run_in_threadpool(changes)
+    except ValueError as error:  # a malformed date, an unknown prefix
+        return JSONResponse({"title": "Invalid request", "status": 400, "detail": str(error)}, status_code=400)
+    return JSONResponse([dataclasses.asdict(c) for c in found])
 
 
 @router.get("/licence-check", response_class=HTMLResponse)
