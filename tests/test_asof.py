@@ -310,3 +310,21 @@ def test_the_diff_route_on_the_shipped_data(shipped: TestClient) -> None:
     assert [(r["subject"], r["before"], r["after"]) for r in rows] == [
         ("result:llama-3.1-70b-instruct--gpqa--0-shot", "41.7", "46.7")
     ]
+
+
+# --- entity pages ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("query", "shown", "hidden"), [("", "46.7", "As the graph stood"), ("?asof=2024-09-01", "41.7", "46.7")]
+)
+def test_an_entity_page_as_of_a_date(shipped: TestClient, query: str, shown: str, hidden: str) -> None:
+    page = shipped.get("/id/result/llama-3.1-70b-instruct--gpqa--0-shot" + query, headers={"Accept": "text/html"})
+    assert page.status_code == 200
+    assert shown in page.text and hidden not in page.text
+    assert ("As the graph stood on 2024-09-01" in page.text) == bool(query)
+
+
+def test_an_entity_page_refuses_a_malformed_date(client: TestClient) -> None:
+    page = client.get("/id/model/gadget?asof=2024-02-30", headers={"Accept": "text/html"})
+    assert page.status_code == 400 and "YYYY-MM-DD" in page.text
