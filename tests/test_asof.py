@@ -168,6 +168,8 @@ def test_the_python_api_takes_as_of(root: Path) -> None:
         assert kg.query(query, as_of="2024-03-10") == [{"v": 2048}]
         assert kg.query(query, as_of="2024-03-10", undated=False) == []
         assert kg.query(query) == [{"v": 4096}]  # today's view keeps the dropped value of v2
+        stated = kg.run("040", subject="model:gadget", property="llmkg:totalParameters", as_of="2024-01-20")
+        assert [(row["value"], row["document"]) for row in stated] == [(7000000000, "source:gadget-card-v1")]
 
 
 # --- the shipped data (values checked with SPARQL over the build before these were written) -------
@@ -226,6 +228,12 @@ def test_history_gives_each_value_from_when_to_when(root: Path) -> None:
         "in effect: 7000000000 from gadget-card-v1 (2024-01-10) until gadget-card-v2 (2024-02-10),"
         " then 8000000000 from gadget-card-v2 (2024-02-10)" in " ".join(result.stdout.split())
     )
+
+
+def test_history_shows_an_undated_source_as_undated(root: Path) -> None:
+    result = runner.invoke(app, ["why", "model:gadget", "llmkg:expertCount", "--history", "--root", str(root)])
+    assert result.exit_code == 0, result.output
+    assert "undated" in result.stdout and "gadget-wiki" in result.stdout
 
 
 @pytest.mark.parametrize(

@@ -199,7 +199,7 @@ def print_history(reasons: list[Reason], out: Console) -> None:
             )
             rows.append(
                 [
-                    Cell(first.date or "-"),
+                    Cell(first.date or "undated"),
                     Cell(
                         source.removeprefix("source:")
                         if first.source != "(curated)"

@@ -263,7 +263,7 @@ TIMELINE_QUERY = f"""SELECT ?g ?doc ?from ?until ?undated WHERE {{
 
 
 def timeline(store: Backend) -> Timeline:
-    """Read the spans the build stated, in one query; TimelineError if the store has none."""
+    """Read the spans the build stated, in one query; DateError if the store has none."""
     found = store.query(TIMELINE_QUERY)
     assert isinstance(found, ox.QuerySolutions)
     facts: dict[str, Span] = {}
