@@ -16,6 +16,7 @@ from llmkg.app import create_app
 from llmkg.kg.build import Dataset, memory_store
 from llmkg.kg.provenance import conflicts
 from llmkg.namespaces import DEFAULT_GRAPH, GRAPH, ID, LLMKG, PREFERRED_GRAPH, QUERIES_GRAPH, text
+from llmkg.sparql.text import declared_prefixes, names_a_graph
 
 MAVERICK = ID + "model/llama-4-maverick"
 
@@ -89,3 +90,16 @@ def test_the_graphs_prefixes_need_no_declaration(client: TestClient) -> None:
 def test_an_undeclared_unknown_prefix_is_a_syntax_error(client: TestClient) -> None:
     response = client.get("/sparql", params={"query": "SELECT * WHERE { nosuch:x ?p ?o }"})
     assert response.status_code == 400 and response.json()["line"] == 1
+
+
+@pytest.mark.parametrize(
+    ("query", "declared", "names_graph"),
+    [
+        ("PREFIX a: <http://a/> prefix : <http://b/> SELECT * { ?s a:PREFIX ?o }", {"a", ""}, False),
+        ('SELECT ("PREFIX x: <y>" AS ?t) { GRAPH ?g { ?s ?p ?o } }', set(), False),
+        ("ASK { GRAPH graph:preferred { ?s ?p ?o } }", set(), True),
+        ("ASK { GRAPH <https://w3id.org/llmkg/graph/preferred> { } } # GRAPH ?g", set(), True),
+    ],
+)
+def test_what_a_remote_engine_is_told_is_read_by_the_lexer(query: str, declared: set[str], names_graph: bool) -> None:
+    assert declared_prefixes(query) == declared and names_a_graph(query) == names_graph

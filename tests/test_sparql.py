@@ -257,7 +257,8 @@ def test_void_counts_triples_per_graph(client: TestClient) -> None:
     response = client.get("/.well-known/void", headers={"Accept": "application/n-triples"})
     graph = rdflib.Graph().parse(data=response.text, format="nt")
     counts = {str(g): integer(graph.value(g, VOID.triples)) for g in graph.objects(None, VOID.subset)}
-    assert counts[G_FILLER] == 24 and counts[G_MODELS] == 7
+    assert counts[G_FILLER] == 24 and counts[G_MODELS] == 7 and counts[DEFAULT_GRAPH] == default_size()
+    assert "one value per fact" in str(graph.value(rdflib.URIRef(DEFAULT_GRAPH), rdflib.DCTERMS.description))
     dataset = next(graph.subjects(VOID.sparqlEndpoint, None))
     assert integer(graph.value(dataset, VOID.triples)) == len(make_store())
     assert (dataset, rdflib.DCTERMS.license, rdflib.URIRef("https://creativecommons.org/licenses/by/4.0/")) in graph
@@ -287,6 +288,11 @@ def test_graph_store_read_side(client: TestClient) -> None:
     union = client.get("/rdf-graphs?default", headers={"Accept": "text/turtle"})
     assert len(rdflib.Graph().parse(data=union.text, format="turtle")) == default_size()
     problem(client.get("/rdf-graphs", params={"graph": GRAPH + "nothing"}), 404)
+    nt = {"Accept": "application/n-triples"}
+    short = client.get("/rdf-graphs", params={"graph": "graph:test/filler"}, headers=nt)
+    assert short.status_code == 200 and short.text == one.text
+    typo = problem(client.get("/rdf-graphs", params={"graph": "graph:test/filer"}), 404)
+    assert "did you mean" in typo["detail"] and typo["detail"].endswith(f"{G_FILLER}?")
     problem(client.get("/rdf-graphs"), 400)
 
 

@@ -268,7 +268,7 @@ def why(
     except ValueError as error:
         err.print(f"[red]error:[/red] {error}", highlight=False)
         raise typer.Exit(2) from None
-    if not reasons and not any(text(q.subject) == expand(subject) for q in quads):
+    if not reasons and not any(expand(subject) in (text(q.subject), text(q.object)) for q in quads):
         same_kind = {text(q.subject) for q in quads if text(q.subject).startswith(names.namespace(expand(subject)))}
         err.print(names.unknown_message(expand(subject), names.suggest(expand(subject), sorted(same_kind))))
         raise typer.Exit(1)

@@ -31,10 +31,10 @@ from llmkg.engine.admission import AdmissionLimits
 from llmkg.engine.pool import WorkerPool
 from llmkg.engine.remote_pool import pool_for
 from llmkg.engine.worker import Limits
-from llmkg.kg import asof, describe
+from llmkg.kg import asof, describe, names
 from llmkg.kg.build import DUMPS, Dataset, write_dumps
 from llmkg.kg.jsonld_context import jsonld_context
-from llmkg.namespaces import DEFAULT_GRAPH, PREFIXES, RDF_TYPE, RDFS
+from llmkg.namespaces import DEFAULT_GRAPH, PREFIXES, RDF_TYPE, RDFS, expand
 from llmkg.sparql.answers import QueryResult, read_result
 from llmkg.sparql.formats import GRAPH_FORMATS, N_TRIPLES, RESULT_FORMATS, RESULTS_JSON, Format, negotiate
 from llmkg.sparql.query import Job, QueryError, binding, check, inspect
@@ -206,8 +206,11 @@ class Endpoint:
         fmt = negotiate(accept, format_param, GRAPH_FORMATS)
         if fmt is None:
             raise _not_acceptable(GRAPH_FORMATS)
+        if graph is not None and graph.partition(":")[0] in PREFIXES:
+            graph = expand(graph)  # a prefixed name such as graph:preferred
         if graph is not None and not self.store.contains_named_graph(_graph_iri(graph)):
-            raise QueryError(404, "No such graph", f"the store has no graph <{graph}>")
+            close = names.suggest(graph, sorted(self.statistics().graph_triples))
+            raise QueryError(404, "No such graph", names.unknown_message(graph, close, what="graph"))
         text = "CONSTRUCT WHERE { ?s ?p ?o }"
         if graph is None:
             return Job(query=text, graph_type=fmt.media_type)

@@ -54,10 +54,10 @@ def same_kind(store: Backend, value: str) -> list[str]:
     return [row["s"].value for row in found if isinstance(row["s"], ox.NamedNode)]
 
 
-def unknown_message(value: str, suggestions: list[str]) -> str:
-    """``no entity model:x; did you mean model:y?``"""
+def unknown_message(value: str, suggestions: list[str], what: str = "entity") -> str:
+    """``no entity model:x in the graph; did you mean model:y?``"""
     hint = f"; did you mean {' or '.join(suggestions)}?" if suggestions else ""
-    return f"no entity {shorten(ox.NamedNode(value))} in the graph{hint}"
+    return f"no {what} {shorten(ox.NamedNode(value))} in the graph{hint}"
 
 
 def require_known(store: Backend, value: str) -> None:

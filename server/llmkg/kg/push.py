@@ -20,7 +20,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from llmkg.kg.build import Dataset
-from llmkg.namespaces import GRAPH
+from llmkg.namespaces import DEFAULT_GRAPH, GRAPH
 from llmkg.sparql.remote import RemoteError, RemoteStore, parse_auth
 
 #: GSP answers meaning "this store does not do the Graph Store Protocol here": fall back to Update.
@@ -109,6 +109,12 @@ def load_into(
         report.loaded[graph] = len(graphs[graph])
         if advance:
             advance(len(graphs[graph]))
+    if report.failed is None and store.dialect.default_copy and DEFAULT_GRAPH in graphs:
+        try:
+            _replace(store, None, graphs[DEFAULT_GRAPH], batch, use_gsp, report)
+            report.notes.append("graph/default also loaded as the store's default graph")
+        except RemoteError as error:
+            report.failed = ("the default graph", str(error))
     if report.failed is None:
         _verify(store, graphs, report, prune=prune)
     report.seconds = time.perf_counter() - started
@@ -116,9 +122,9 @@ def load_into(
 
 
 def _replace(
-    store: RemoteStore, graph: str, triples: list[ox.Triple], batch: int, use_gsp: bool, report: LoadReport
+    store: RemoteStore, graph: str | None, triples: list[ox.Triple], batch: int, use_gsp: bool, report: LoadReport
 ) -> bool:
-    """Replace one graph; return whether the Graph Store Protocol is still worth trying."""
+    """Replace one graph (None: the default graph); return whether the Graph Store Protocol is still worth trying."""
     if use_gsp:
         try:
             store.put_graph(graph, ntriples(triples))
@@ -131,15 +137,18 @@ def _replace(
     return False
 
 
-def _insert(store: RemoteStore, graph: str, triples: list[ox.Triple], batch: int) -> None:
-    """DROP the graph and INSERT DATA its triples in batches, halving a batch the engine cannot take."""
+def _insert(store: RemoteStore, graph: str | None, triples: list[ox.Triple], batch: int) -> None:
+    """DROP the graph (None: the default graph) and INSERT DATA its triples in batches, halving a batch
+    the engine cannot take."""
     start = 0
     while True:
         chunk = triples[start : start + batch]
         data = " ".join(f"{t.subject} {t.predicate} {t.object} ." for t in chunk)
-        drop = f"DROP SILENT GRAPH <{graph}> ;\n" if start == 0 else ""
+        target = "DEFAULT" if graph is None else f"GRAPH <{graph}>"
+        drop = f"DROP SILENT {target} ;\n" if start == 0 else ""
+        inserted = f"{{ {data} }}" if graph is None else f"{{ GRAPH <{graph}> {{ {data} }} }}"
         try:
-            store.update(f"{drop}INSERT DATA {{ GRAPH <{graph}> {{ {data} }} }}")
+            store.update(f"{drop}INSERT DATA {inserted}")
         except RemoteError as error:  # Virtuoso's parser runs out of memory on large INSERT DATA texts
             if error.status not in TOO_LARGE or batch <= MIN_BATCH:
                 raise

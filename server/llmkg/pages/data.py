@@ -105,7 +105,8 @@ class Site:
 
     @cached_property
     def _meta_quads(self) -> list[ox.Quad]:
-        return [q for q in self.quads if q.predicate.value in _META]
+        # by predicate, not by reading every quad: an entity page needs only these
+        return [q for p in sorted(_META) for q in self.store.quads_for_pattern(None, ox.NamedNode(p), None, None)]
 
     @cached_property
     def _records(self) -> list[ox.Quad]:

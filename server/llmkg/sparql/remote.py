@@ -14,7 +14,8 @@ here, never by callers:
   dataset) keeps every llmkg graph available to ``GRAPH``, as pyoxigraph does: the engine is sent
   ``default-graph-uri`` and one ``named-graph-uri`` per graph (read once from the engine), since
   over the protocol a dataset with no named graph has none (``oxigraph serve``), or none for
-  ``GRAPH <g>`` (Virtuoso); this also keeps Virtuoso's own graphs out;
+  ``GRAPH <g>`` (Virtuoso); this also keeps Virtuoso's own graphs out. On ``oxigraph serve``,
+  where ``llmkg load`` copies graph/default into the engine's default graph, nothing is sent;
 * Virtuoso keeps graphs of its own (``virtrdf:``, ``ldp:`` and others, by version and installed
   packages) in every store: each ``GRAPH ?g { … }`` is sent as ``{ GRAPH ?g { … } FILTER(?g under
   graphs_prefix) }``, so graph listings and counts per graph see llmkg's graphs only, whatever
@@ -33,11 +34,18 @@ from urllib.parse import urlencode
 import httpx
 import pyoxigraph as ox
 
-from llmkg.namespaces import GRAPH
+from llmkg.namespaces import DEFAULT_GRAPH, GRAPH
 from llmkg.sparql.answers import QueryResult, UnreadableAnswer, read_result, without_frames
 from llmkg.sparql.formats import N_TRIPLES, RESULTS_JSON
 from llmkg.sparql.store import Term
-from llmkg.sparql.text import Substitutions, declared_prefixes, inspect, scope_graph_variables, with_bindings
+from llmkg.sparql.text import (
+    Substitutions,
+    declared_prefixes,
+    inspect,
+    names_a_graph,
+    scope_graph_variables,
+    with_bindings,
+)
 
 GraphName = ox.NamedNode | ox.BlankNode | ox.DefaultGraph
 #: More protocol parameters than this (a dataset of every named graph) go in a form body, not the URL.
@@ -54,6 +62,12 @@ class Dialect:
     ``union_by_default``: the default graph already is that union. ``insert_batch``: triples per
     INSERT DATA that the engine's parser takes (Virtuoso's runs out of memory on a few thousand).
     ``own_graphs``: the engine keeps graphs of its own beside the data, which ``GRAPH ?g`` must skip.
+    ``lax_named_graphs``: with only a default graph given, ``GRAPH ?g`` still ranges over every graph
+    and only ``GRAPH <g>`` needs ``g`` listed as a named graph (Virtuoso), so the list, which slows
+    ``GRAPH ?g`` patterns there, is sent only for a query that names a graph.
+    ``default_copy``: ``llmkg load`` also puts graph/default in the engine's own default graph, which
+    then answers a query without a dataset with no protocol parameter (on ``oxigraph serve`` a long
+    ``named-graph-uri`` list makes ``GRAPH ?g`` patterns up to ten times slower).
     """
 
     name: str
@@ -62,12 +76,21 @@ class Dialect:
     union_by_default: bool = False
     insert_batch: int = 5000
     own_graphs: bool = False
+    lax_named_graphs: bool = False
+    default_copy: bool = False
 
 
 DIALECTS = {
     "sparql11": Dialect(name="sparql11"),
-    "oxigraph": Dialect(name="oxigraph", union_param="union-default-graph"),
-    "virtuoso": Dialect(name="virtuoso", direct_post=False, union_by_default=True, insert_batch=1000, own_graphs=True),
+    "oxigraph": Dialect(name="oxigraph", union_param="union-default-graph", default_copy=True),
+    "virtuoso": Dialect(
+        name="virtuoso",
+        direct_post=False,
+        union_by_default=True,
+        insert_batch=1000,
+        own_graphs=True,
+        lax_named_graphs=True,
+    ),
 }
 
 
@@ -166,7 +189,10 @@ class RemoteStore:
         form = inspect(query).form
         defaults = default_graph if isinstance(default_graph, Sequence) else [default_graph] if default_graph else []
         params = [("default-graph-uri", g.value) for g in defaults if isinstance(g, ox.NamedNode)]
-        if params and named_graphs is None:  # as in pyoxigraph, every named graph stays available to GRAPH
+        if params == [("default-graph-uri", DEFAULT_GRAPH)] and named_graphs is None and self.dialect.default_copy:
+            params = []  # the engine's own default graph holds graph/default (push.load_into)
+        elif params and named_graphs is None and (not self.dialect.lax_named_graphs or names_a_graph(query)):
+            # as in pyoxigraph, every named graph stays available to GRAPH
             named_graphs = [ox.NamedNode(g) for g in self.graph_names()]
         params += [("named-graph-uri", g.value) for g in named_graphs or () if isinstance(g, ox.NamedNode)]
         if use_default_graph_as_union and not params and self.dialect.union_param:
@@ -218,14 +244,13 @@ class RemoteStore:
         self._graphs = None
         self._send(self.update_url or self.endpoint, "update", update, [], "*/*")
 
-    def put_graph(self, graph: str, ntriples: bytes) -> None:
-        """Replace one named graph with the given N-Triples (Graph Store Protocol PUT)."""
+    def put_graph(self, graph: str | None, ntriples: bytes) -> None:
+        """Replace one named graph (None: the default graph) with the given N-Triples (Graph Store Protocol PUT)."""
         self._graphs = None
         if not self.gsp_url:
             raise RemoteError(0, "no Graph Store Protocol URL configured", self.endpoint)
-        self._check(
-            self._call("PUT", self.gsp_url, params={"graph": graph}, content=ntriples, headers=_type(N_TRIPLES))
-        )
+        target = {"graph": graph} if graph is not None else {"default": ""}
+        self._check(self._call("PUT", self.gsp_url, params=target, content=ntriples, headers=_type(N_TRIPLES)))
 
     def graph_sizes(self, prefix: str = "") -> dict[str, int]:
         """Triples in each named graph whose IRI starts with ``prefix``."""

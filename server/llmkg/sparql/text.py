@@ -31,6 +31,7 @@ comments from being taken for code.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -162,6 +163,19 @@ def declared_prefixes(text: str) -> set[str]:
             found.add(value[:-1])
         after_prefix = kind == "word" and value.upper() == "PREFIX"
     return found
+
+
+def names_a_graph(text: str) -> bool:
+    """Whether a query has ``GRAPH`` followed by an IRI or a prefixed name (not a variable).
+
+    >>> names_a_graph('SELECT * { GRAPH ?g { ?s ?p ?o } }'), names_a_graph('ASK { GRAPH graph:preferred { } }')
+    (False, True)
+    """
+    found = tokens(text)
+    return any(
+        kind == "word" and value.upper() == "GRAPH" and nxt[0] in ("iri", "pname")
+        for (kind, value), nxt in itertools.pairwise(found)
+    )
 
 
 Substitutions = Mapping[ox.Variable, Term]
