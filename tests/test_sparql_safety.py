@@ -184,11 +184,11 @@ def test_a_worker_that_copied_too_much_of_the_store_is_replaced_once_the_pool_is
     monkeypatch.setattr(pool, "RECYCLE_IDLE_S", 0.5)
     with serve(dataclasses.replace(SETTINGS, worker_recycle_mb=recycle_mb, workers=1)) as pool_of_one:
         for n in range(3):
-            assert count(ask(pool_of_one, f"{COUNT_ALL} # {n}")) == len(make_store())
+            assert count(ask(pool_of_one, f"{COUNT_ALL} # {n}")) == default_size()
         deadline = time.monotonic() + 3 * pool.RECYCLE_IDLE_S + 2
         while time.monotonic() < deadline and not pool_of_one.get("/health").json()["workers"]["recycled"]:
             time.sleep(0.2)
-        assert count(ask(pool_of_one, f"{COUNT_ALL} # after")) == len(make_store())
+        assert count(ask(pool_of_one, f"{COUNT_ALL} # after")) == default_size()
         workers = pool_of_one.get("/health").json()["workers"]
     assert bool(workers["recycled"]) == recycled and workers["restarts"] == 0 and workers["live"] == 1, workers
 

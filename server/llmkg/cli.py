@@ -23,7 +23,7 @@ from rich.console import Console
 from rich.progress import track
 
 from llmkg import __version__
-from llmkg.kg import catalog, names
+from llmkg.kg import asof, catalog, names
 from llmkg.kg.build import BuildError, Dataset, load_dataset, memory_store, write_dumps, write_store
 from llmkg.namespaces import PREFIXES, expand, text
 from llmkg.sparql.formats import RESULT_FORMATS, by_key
@@ -131,6 +131,13 @@ def _panic_message(errors: str) -> str:
 
 
 RootOption = Annotated[Path | None, typer.Option("--root", help="Data root (default: packaged data).")]
+AsOfOption = Annotated[
+    str | None, typer.Option("--as-of", help="The graph as it stood on this date, YYYY-MM-DD (ontology/README.md).")
+]
+UndatedOption = Annotated[
+    Literal["include", "exclude"],
+    typer.Option("--undated", help="With --as-of: include or exclude source versions with no known date."),
+]
 
 
 def _progress(items: Iterable[Path], label: str) -> Iterable[Path]:
@@ -245,6 +252,8 @@ def why(
     history: Annotated[
         bool, typer.Option("--history", help="Each source revision that states it, oldest first, with changes.")
     ] = False,
+    as_of: AsOfOption = None,
+    undated: UndatedOption = "include",
     root: RootOption = None,
 ) -> None:
     """Every value the graph holds for a subject (and property): one line per value, with its sources."""
@@ -253,6 +262,8 @@ def why(
 
     try:
         quads = _load(root).quads
+        if as_of:
+            quads = asof.why_quads(quads, as_of, undated=undated == "include")
         reasons = explain(quads, expand(subject), expand(prop) if prop else None)
     except ValueError as error:
         err.print(f"[red]error:[/red] {error}", highlight=False)
@@ -265,6 +276,51 @@ def why(
         err.print(f"the graph holds nothing for {subject} {prop or ''}".rstrip())
         raise typer.Exit(1)
     (print_history if history else print_reasons)(reasons, out)
+
+
+@app.command("diff")
+@isolated
+def diff_views(
+    before: Annotated[str, typer.Argument(help="The earlier date, YYYY-MM-DD.")],
+    after: Annotated[str, typer.Argument(help="The later date, YYYY-MM-DD.")],
+    family: Annotated[
+        str | None, typer.Option("--family", help="Only facts about this family, e.g. family:llama-4.")
+    ] = None,
+    prop: Annotated[str | None, typer.Option("--property", help="Only this property, e.g. llmkg:value.")] = None,
+    undated: UndatedOption = "include",
+    fmt: Annotated[
+        Literal["table", "tsv", "json"] | None,
+        typer.Option("--format", "-f", help="table, tsv or json (default: a table on a terminal, tsv otherwise)."),
+    ] = None,
+    root: RootOption = None,
+) -> None:
+    """Facts added, changed and removed between the graph as of two dates, each with its source version."""
+    from llmkg.terminal import Cell, print_table, words
+
+    try:
+        changes = asof.diff(
+            _load(root).quads,
+            before,
+            after,
+            undated=undated == "include",
+            family=expand(family) if family else None,
+            prop=expand(prop) if prop else None,
+        )
+    except ValueError as error:
+        err.print(f"[red]error:[/red] {error}", highlight=False)
+        raise typer.Exit(2) from None
+    fmt = fmt or ("table" if out.is_terminal else "tsv")
+    columns = list(asof.Change.__dataclass_fields__)
+    rows = [[getattr(c, name) for name in columns] for c in changes]
+    if fmt == "json":
+        sys.stdout.write(json.dumps([dict(zip(columns, r, strict=True)) for r in rows], indent=2) + "\n")
+    elif fmt == "tsv":
+        csv.writer(sys.stdout, dialect="excel-tab", lineterminator="\n").writerows([columns, *rows])
+    else:
+        print_table(
+            out, columns, [[Cell(r[0]), Cell(r[1]), Cell(r[2]), words(r[3]), words(r[4]), Cell(r[5])] for r in rows]
+        )
+    (out if fmt == "table" else err).print(f"{len(changes)} changes from {before} to {after}", highlight=False)
 
 
 @app.command("check-licence")
@@ -340,6 +396,8 @@ def run_query(
         typer.Option("--format", "-f", help="table, csv, tsv or json (default: a table on a terminal, tsv otherwise)."),
     ] = None,
     store: Annotated[Path | None, typer.Option("--store", help="Read this store instead of building.")] = None,
+    as_of: AsOfOption = None,
+    undated: UndatedOption = "include",
     root: RootOption = None,
 ) -> None:
     """Run a saved query and print its answer: a table on a terminal, TSV into a pipe or file."""
@@ -352,8 +410,9 @@ def run_query(
             err.print(f"defaults: {used} (--param NAME=VALUE to change, --param NAME='*' for any)", highlight=False)
         data = _store(store, root)
         catalog.check_names(data, catalog.bind(saved, values))
-        result = catalog.run(saved, data, given)
-    except (catalog.CatalogError, SyntaxError, OSError) as error:
+        view = asof.dataset(data, as_of, undated=undated == "include") if as_of else None
+        result = catalog.run(saved, data, given, dataset=view)
+    except (catalog.CatalogError, asof.DateError, SyntaxError, OSError) as error:
         err.print(f"[red]error:[/red] {error}", highlight=False)
         raise typer.Exit(2) from None
     _print_result(result, fmt or ("table" if out.is_terminal else "tsv"))

@@ -19,8 +19,19 @@ PREFERRED_GRAPH = GRAPH + "preferred"
 #: Graph that every query without a dataset of its own reads as its default graph: one value per fact
 #: (graph/preferred), each graph's provenance record, the ontology and the saved-query catalogue.
 DEFAULT_GRAPH = GRAPH + "default"
+#: Graph stating when each source version and each as-of graph is in effect (kg/asof.py).
+VALIDITY_GRAPH = GRAPH + "validity"
+#: Prefix of the as-of graphs: graph/default's statements, partitioned by the dates they hold (kg/asof.py).
+VALID_GRAPHS = GRAPH + "valid/"
 #: The graphs the build computes from the others; they state no fact of their own.
-DERIVED_GRAPHS = (PREFERRED_GRAPH, DEFAULT_GRAPH)
+DERIVED_GRAPHS = (PREFERRED_GRAPH, DEFAULT_GRAPH, VALIDITY_GRAPH)
+
+
+def is_derived(graph: str) -> bool:
+    """A graph the build computes (DERIVED_GRAPHS and the as-of graphs), stating no fact of its own."""
+    return graph in DERIVED_GRAPHS or graph.startswith(VALID_GRAPHS)
+
+
 #: Graph holding the saved-query catalogue as sh:SPARQLExecutable resources.
 QUERIES_GRAPH = GRAPH + "queries"
 

@@ -30,7 +30,7 @@ import pyoxigraph as ox
 
 from llmkg.config import ServerSettings
 from llmkg.engine.endpoint import Endpoint
-from llmkg.kg import catalog, names
+from llmkg.kg import asof, catalog, names
 from llmkg.kg.audit import Reason, quads_about, why
 from llmkg.kg.build import load_dataset, memory_store, read_store_info
 from llmkg.namespaces import NUMERIC_TYPES, XSD, expand, shorten
@@ -127,21 +127,30 @@ class Graph:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def query(self, sparql: str) -> Rows | bool | list[tuple[Any, Any, Any]]:
-        """Run SPARQL: rows for SELECT, a bool for ASK, (subject, predicate, object) for CONSTRUCT/DESCRIBE."""
-        return _answer(self._ask(sparql))
+    def query(
+        self, sparql: str, *, as_of: str | dt.date | None = None, undated: bool = True
+    ) -> Rows | bool | list[tuple[Any, Any, Any]]:
+        """Run SPARQL: rows for SELECT, a bool for ASK, (subject, predicate, object) for CONSTRUCT/DESCRIBE.
 
-    def run(self, name: str, **params: object) -> Rows | bool | list[tuple[Any, Any, Any]]:
+        ``as_of`` (a date or YYYY-MM-DD) runs it over the graph as it stood on that date, with undated
+        source versions in it unless ``undated`` is False (ontology/README.md, "The graph as of a date").
+        """
+        return _answer(self._ask(sparql, None if as_of is None else str(as_of), undated))
+
+    def run(
+        self, name: str, *, as_of: str | dt.date | None = None, **params: object
+    ) -> Rows | bool | list[tuple[Any, Any, Any]]:
         """Run a saved query (id or number, as ``llmkg queries`` lists them) with its parameters by keyword;
         an IRI parameter takes a prefixed name or an IRI. The query's text is this package's, whichever
-        store answers it."""
+        store answers it. ``as_of`` runs it over the graph as it stood on that date, as in :meth:`query`."""
         saved = catalog.find(name)
         types = {p.name: p.type for p in saved.params}
         given = {k: iri(str(v)) if types.get(k) == "iri" and str(v) != "*" else str(v) for k, v in params.items()}
         for key, value in given.items():
             if types.get(key) == "iri" and value != "*":
                 names.require_known(self.store, value)
-        return _answer(catalog.run(saved, self.store, given))
+        view = asof.dataset(self.store, str(as_of)) if as_of is not None else None
+        return _answer(catalog.run(saved, self.store, given, dataset=view))
 
     def why(self, subject: str, property: str) -> list[Fact]:
         """Every value the graph holds for ``subject``'s ``property``, each with the statements of it."""
@@ -165,11 +174,13 @@ class Graph:
             for (prop_, value), rs in grouped.items()
         ]
 
-    def _ask(self, sparql: str) -> QueryResult:
+    def _ask(self, sparql: str, as_of: str | None = None, undated: bool = True) -> QueryResult:
         if self._endpoint is None:
-            return self.store.query(sparql)
+            view = asof.dataset(self.store, as_of, undated=undated) if as_of is not None else {}
+            return self.store.query(sparql, **view)  # type: ignore[arg-type]
         # the endpoint's own path: the same checks, the same default graph, one of its workers
-        job = self._endpoint.job(sparql, accept=f"{RESULTS_JSON}, {N_TRIPLES}")
+        mode = None if as_of is None else "include" if undated else "exclude"
+        job = self._endpoint.job(sparql, accept=f"{RESULTS_JSON}, {N_TRIPLES}", asof=as_of, undated=mode)
         answer = self._endpoint.answer(job)
         media_type = answer.content_type.split(";")[0].strip()
         return read_result(answer.body, media_type, ask=catalog.query_kind(sparql) == "ASK")

@@ -20,7 +20,8 @@ from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
-from llmkg.kg.audit import Conflict, Reason, Report, SourceRow
+from llmkg.kg.asof import Run, value_runs
+from llmkg.kg.audit import Conflict, Reason, Report, SourceRow, in_revision_order
 from llmkg.kg.licence_check import Report as LicenceReport
 from llmkg.namespaces import GRAPH, ID, NUMERIC_TYPES, shorten
 
@@ -142,21 +143,9 @@ def compact_sources(names: Iterable[str]) -> str:
     return "; ".join(f"{stem} ({', '.join(r)})" if r else stem for stem, r in revisions.items())
 
 
-def _in_revision_order(reasons: Iterable[Reason]) -> list[Reason]:
-    """Oldest first: by the document's date, then a revision after the one it revises (same-day edits)."""
-    reasons = list(reasons)
-    revises = {r.source: r.revises for r in reasons}
-
-    def depth(source: str, seen: frozenset[str] = frozenset()) -> int:
-        earlier = revises.get(source, "")
-        return 0 if not earlier or source in seen else 1 + depth(earlier, seen | {source})
-
-    return sorted(reasons, key=lambda r: (r.date, depth(r.source), r.source))
-
-
 def _sources(reasons: Sequence[Reason]) -> str:
     curated = sorted({r.graph for r in reasons if r.source == "(curated)"})
-    stated = compact_sources(r.source for r in _in_revision_order(r for r in reasons if r.source != "(curated)"))
+    stated = compact_sources(r.source for r in in_revision_order(r for r in reasons if r.source != "(curated)"))
     return "; ".join(
         [
             *([f"curated in {', '.join(g.removeprefix(GRAPH) for g in curated)}"] if curated else []),
@@ -196,7 +185,7 @@ def print_history(reasons: list[Reason], out: Console) -> None:
     for prop, group in _by_property(reasons).items():
         _wrapped(out, f"[bold]{prop}[/bold], by source revision (oldest first):")
         stated: dict[str, list[Reason]] = defaultdict(list)
-        for r in _in_revision_order(group):
+        for r in in_revision_order(group):
             stated[r.source].append(r)
         values = {source: ", ".join(sorted({r.value for r in rs})) for source, rs in stated.items()}
         rows = []
@@ -210,7 +199,7 @@ def print_history(reasons: list[Reason], out: Console) -> None:
             )
             rows.append(
                 [
-                    Cell(first.date or "-"),
+                    Cell(first.date or "undated"),
                     Cell(
                         source.removeprefix("source:")
                         if first.source != "(curated)"
@@ -222,6 +211,23 @@ def print_history(reasons: list[Reason], out: Console) -> None:
                 ]
             )
         print_table(out, ["date", "source", "value", "", "change"], rows)
+        for line in _timelines(value_runs(group)):
+            _wrapped(out, line)
+
+
+def _timelines(runs: Sequence[Run]) -> list[str]:
+    """One line per document with several revisions stating the value: each value from when to when."""
+    lines: list[str] = []
+    for run in runs:
+        since = f"{run.value} from {run.since.removeprefix('source:')} ({run.since_date or 'undated'})"
+        if lines and lines[-1].endswith(f" until {run.since.removeprefix('source:')} ({run.since_date or 'undated'})"):
+            lines[-1] += f", then {since}"
+        else:
+            lines.append(since)
+        if run.until:
+            lines[-1] += f" until {run.until.removeprefix('source:')} ({run.until_date or 'undated'})"
+    revised = [line for line in lines if " until " in line]
+    return [f"in effect: {line}" for line in revised] if revised else []
 
 
 # --- the provenance audit: a summary, then the sections asked for ---------------------------------------

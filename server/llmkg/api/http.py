@@ -204,6 +204,9 @@ class QueryParams:
     default_graphs: list[str] = field(default_factory=list)
     named_graphs: list[str] = field(default_factory=list)
     format: str | None = None
+    #: Extension: the view on a date (YYYY-MM-DD), undated sources included or not (kg/asof.py).
+    asof: str | None = None
+    undated: str | None = None
 
     @classmethod
     def from_multi(cls, params: dict[str, list[str]], query: str | None = None) -> QueryParams:
@@ -218,7 +221,16 @@ class QueryParams:
             default_graphs=params.get("default-graph-uri", []),
             named_graphs=params.get("named-graph-uri", []),
             format=formats[0],
+            asof=_single(params, "asof"),
+            undated=_single(params, "undated"),
         )
+
+
+def _single(params: dict[str, list[str]], name: str) -> str | None:
+    values = params.get(name, [])
+    if len(values) > 1:
+        raise QueryError(400, "Invalid request", f"give at most one {name} parameter")
+    return values[0] if values else None
 
 
 def url_params(request: Request) -> dict[str, list[str]]:

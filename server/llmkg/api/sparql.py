@@ -214,6 +214,8 @@ def _job(request: Request, endpoint: Endpoint, params: QueryParams) -> Job:
         named_graphs=params.named_graphs,
         accept=request.headers.get("accept"),
         format_param=params.format,
+        asof=params.asof,
+        undated=params.undated,
     )
 
 

@@ -31,7 +31,7 @@ from llmkg.engine.admission import AdmissionLimits
 from llmkg.engine.pool import WorkerPool
 from llmkg.engine.remote_pool import pool_for
 from llmkg.engine.worker import Limits
-from llmkg.kg import describe, names
+from llmkg.kg import asof, describe, names
 from llmkg.kg.build import DUMPS, Dataset, write_dumps
 from llmkg.kg.jsonld_context import jsonld_context
 from llmkg.namespaces import DEFAULT_GRAPH, PREFIXES, RDF_TYPE, RDFS, expand
@@ -139,6 +139,7 @@ class Endpoint:
         self._running: dict[str, asyncio.Future[Answer | None]] = {}  # answers being computed, by job key
         self._lock = threading.Lock()
         self._stats: describe.Statistics | None = None
+        self._timeline: asof.Timeline | None = None  # read once, on the first as-of query
         self._context: bytes | None = None
         self._dump_dir: Path | None = None  # made on the first dump request
         self._dump_lock = asyncio.Lock()
@@ -159,12 +160,24 @@ class Endpoint:
         named_graphs: Sequence[str] = (),
         accept: str | None = None,
         format_param: str | None = None,
+        asof: str | None = None,
+        undated: str | None = None,
     ) -> Job:
-        """Check a query and negotiate its formats; raise QueryError 400, 403 or 406."""
+        """Check a query and negotiate its formats; raise QueryError 400, 403 or 406.
+
+        ``asof`` (YYYY-MM-DD) makes the dataset the view on that date (kg/asof.py), ``undated``
+        ("include", the default, or "exclude") says whether undated source versions are in it.
+        """
         for iri in (*default_graphs, *named_graphs):
             _graph_iri(iri)
         shape = check(query, allowlist=self.settings.service_allowlist, max_operators=self.settings.max_query_operators)
         results, graph = _negotiate_for(shape.form, accept, format_param)
+        if asof is not None or undated is not None:
+            if default_graphs or named_graphs or shape.has_dataset_clause:
+                raise QueryError(
+                    400, "Invalid request", "asof names the dataset: drop FROM, default-graph-uri, named-graph-uri"
+                )
+            default_graphs, named_graphs = self.view(asof, undated)
         served_default = not (default_graphs or named_graphs or shape.has_dataset_clause)
         return Job(
             query=query,
@@ -174,6 +187,20 @@ class Endpoint:
             results_type=results.media_type if results else None,
             graph_type=graph.media_type if graph else None,
         )
+
+    def view(self, date: str | None, undated: str | None) -> tuple[list[str], list[str]]:
+        """(default graphs, named graphs) of the view on ``date``; QueryError 400 for a bad parameter."""
+        if date is None:
+            raise QueryError(400, "Invalid request", "undated= goes with asof=YYYY-MM-DD")
+        if undated not in (None, *UNDATED):
+            raise QueryError(400, "Invalid request", f"undated={undated!r}: expected one of {', '.join(UNDATED)}")
+        try:
+            day = asof.parse_date(date)
+            if self._timeline is None:  # two first queries at once read it twice, harmlessly
+                self._timeline = asof.timeline(self.store)
+            return self._timeline.dataset(day, undated=undated != "exclude")
+        except asof.DateError as error:
+            raise QueryError(400, "Invalid asof", str(error)) from None
 
     def graph_job(self, graph: str | None, *, accept: str | None, format_param: str | None) -> Job:
         """Graph Store Protocol, read side: one named graph, or (``graph`` None) the default graph."""
@@ -483,6 +510,10 @@ async def _chain(head: list[bytes], rest: AsyncIterator[bytes]) -> AsyncIterator
 def job_key(job: Job) -> str:
     """What the answer depends on: everything but the request that asks."""
     return json.dumps({**job.to_dict(), "request_id": None}, sort_keys=True)
+
+
+#: Values of the ``undated`` parameter of an as-of query.
+UNDATED = ("include", "exclude")
 
 
 def _graph_iri(value: str) -> ox.NamedNode:

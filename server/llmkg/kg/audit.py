@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter, defaultdict
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -16,12 +17,12 @@ import pyoxigraph as ox
 from llmkg.kg.provenance import GraphInfo, conflicts, graph_infos, statements_by_key
 from llmkg.namespaces import (
     DCTERMS,
-    DERIVED_GRAPHS,
     LLMKG,
     PREFERRED_GRAPH,
     PROV,
     RDF_TYPE,
     VOCABULARY_GRAPHS,
+    is_derived,
     shorten,
     text,
 )
@@ -158,7 +159,7 @@ def _unprovenanced(quads: list[ox.Quad], infos: dict[str, GraphInfo], docs: dict
     for q in quads:
         graph = text(q.graph_name)
         info = infos.get(graph)
-        if graph in DERIVED_GRAPHS or graph.startswith(VOCABULARY_GRAPHS) or q.subject == q.graph_name:
+        if is_derived(graph) or graph.startswith(VOCABULARY_GRAPHS) or q.subject == q.graph_name:
             continue
         provenanced = info is not None and (
             info.kind == "curated" or (info.kind == "fact" and PROV + "wasDerivedFrom" in docs.get(graph, {}))
@@ -217,7 +218,7 @@ def _coverage(quads: list[ox.Quad]) -> dict[str, list[str]]:
     typed: dict[str, set[str]] = defaultdict(set)
     stated: dict[str, set[str]] = defaultdict(set)
     for q in quads:
-        if text(q.graph_name) in DERIVED_GRAPHS:
+        if is_derived(text(q.graph_name)):
             continue
         if text(q.predicate) == RDF_TYPE and text(q.object).startswith(LLMKG):
             typed[text(q.object)[len(LLMKG) :]].add(text(q.subject))
@@ -259,7 +260,7 @@ def why(quads: list[ox.Quad], subject: str, prop: str | None = None) -> list[Rea
     reasons = []
     for q in quads:
         graph = text(q.graph_name)
-        if text(q.subject) != subject or graph in DERIVED_GRAPHS or (prop and text(q.predicate) != prop):
+        if text(q.subject) != subject or is_derived(graph) or (prop and text(q.predicate) != prop):
             continue
         g = docs.get(graph, {})
         doc = g.get(PROV + "wasDerivedFrom", "")
@@ -281,6 +282,18 @@ def why(quads: list[ox.Quad], subject: str, prop: str | None = None) -> list[Rea
             )
         )
     return sorted(reasons, key=lambda r: (r.property, r.value, r.graph))
+
+
+def in_revision_order(reasons: Iterable[Reason]) -> list[Reason]:
+    """Oldest first: by the document's date, then a revision after the one it revises (same-day edits)."""
+    reasons = list(reasons)
+    revises = {r.source: r.revises for r in reasons}
+
+    def depth(source: str, seen: frozenset[str] = frozenset()) -> int:
+        earlier = revises.get(source, "")
+        return 0 if not earlier or source in seen else 1 + depth(earlier, seen | {source})
+
+    return sorted(reasons, key=lambda r: (r.date, depth(r.source), r.source))
 
 
 def quads_about(store: Backend, subject: str, prop: str | None = None) -> list[ox.Quad]:

@@ -287,9 +287,13 @@ def check_names(store: Backend, terms: Mapping[ox.Variable, object]) -> None:
                 raise ParamError(f"parameter {variable.value}: {error}") from None
 
 
-def run(query: SavedQuery, store: Backend, given: dict[str, str] | None = None) -> QueryResult:
-    """Execute a saved query over the served dataset (default graph graph/default): parameters not given
-    take their example, ``*`` leaves one unbound."""
+def run(
+    query: SavedQuery, store: Backend, given: dict[str, str] | None = None, *, dataset: Mapping[str, Any] | None = None
+) -> QueryResult:
+    """Execute a saved query over the served dataset (default graph graph/default), or over ``dataset``
+    (``store.query`` keywords, e.g. an as-of view): parameters not given take their example, ``*``
+    leaves one unbound."""
     values, _ = arguments(query, given or {})
     terms = bind(query, values)
-    return store.query(anchored(query.text, terms), default_graph=ox.NamedNode(DEFAULT_GRAPH), substitutions=terms)
+    chosen = dataset if dataset is not None else {"default_graph": ox.NamedNode(DEFAULT_GRAPH)}
+    return store.query(anchored(query.text, terms), substitutions=terms, **chosen)

@@ -21,6 +21,7 @@ from llmkg.namespaces import (
     DEFAULT_GRAPH,
     GRAPH,
     ID,
+    LLMKG,
     ONTOLOGY_IRI,
     OWL,
     PREFIXES,
@@ -107,6 +108,16 @@ DEFAULT_GRAPH_NOTE = (
 )
 
 
+#: The as-of extension of the protocol, for the Service Description (ontology/README.md explains it).
+AS_OF_NOTE = (
+    "Extension of the SPARQL 1.1 Protocol: asof=YYYY-MM-DD runs the query over the graph as it stood on that "
+    "date: the source versions in effect then as named graphs, and one preferred value per fact among them, "
+    "by the same rule as graph/default, as the default graph. undated=include (the default) or undated=exclude "
+    "says whether source versions with no known date are in it. Not combinable with FROM, default-graph-uri "
+    "or named-graph-uri; a malformed date is refused with 400."
+)
+
+
 def service_description(stats: Statistics, *, endpoint: str, dataset: str, federated: bool) -> list[ox.Triple]:
     """The SPARQL 1.1 Service Description of the endpoint at ``endpoint``: its default graph (graph/default),
     its named graphs, and the prefixes a query may use without declaring them (as SHACL prefix declarations)."""
@@ -125,6 +136,12 @@ def service_description(stats: Statistics, *, endpoint: str, dataset: str, feder
     ]
     if federated:
         triples.append(ox.Triple(service, _iri(SD + "feature"), _iri(SD + "BasicFederatedQuery")))
+    as_of = _iri(LLMKG + "AsOfQuery")
+    triples += [
+        ox.Triple(service, _iri(SD + "feature"), as_of),
+        ox.Triple(as_of, _iri(RDF_TYPE), _iri(SD + "Feature")),
+        ox.Triple(as_of, _iri(DCTERMS + "description"), ox.Literal(AS_OF_NOTE, language="en")),
+    ]
     for fmt in (*RESULT_FORMATS, *GRAPH_FORMATS):
         triples.append(ox.Triple(service, _iri(SD + "resultFormat"), _iri(FORMATS + fmt.w3c_name)))
     for name, namespace in PREFIXES.items():

@@ -131,6 +131,11 @@ def conflicts(quads: list[ox.Quad]) -> dict[Key, dict[str, set[ox.NamedNode | ox
     return found
 
 
+def preferred_graph(graphs: Iterable[str], infos: dict[str, GraphInfo]) -> str:
+    """The rule itself: of the graphs stating a fact, the one whose values are preferred."""
+    return min(graphs, key=lambda g: infos[g].rank())
+
+
 def preferred_quads(quads: list[ox.Quad]) -> list[ox.Quad]:
     """The statements of graph/preferred: per (subject, property), the best-ranked graph's values."""
     infos = graph_infos(quads)
@@ -140,7 +145,7 @@ def preferred_quads(quads: list[ox.Quad]) -> list[ox.Quad]:
         ox.Quad(graph, ox.NamedNode(LLMKG + "sourceFile"), ox.Literal("server/llmkg/provenance.py"), graph),
     ]
     for by_graph in statements_by_key(quads, infos).values():
-        best = min(by_graph, key=lambda g: infos[g].rank())
+        best = preferred_graph(by_graph, infos)
         out.extend(ox.Quad(q.subject, q.predicate, q.object, graph) for q in by_graph[best])
     return out
 

@@ -20,7 +20,7 @@ from starlette.responses import Response
 
 from llmkg.config import ServerSettings, data_root
 from llmkg.engine.endpoint import ResultCache
-from llmkg.kg import audit, describe
+from llmkg.kg import asof, audit, describe
 from llmkg.kg.build import Dataset
 from llmkg.namespaces import DEFAULT_GRAPH, LLMKG, PREFERRED_GRAPH, PREFIXES, shorten, text
 from llmkg.pages.linkeddata import IriMap
@@ -128,11 +128,20 @@ class Site:
         # by predicate, not by reading every quad: an entity page needs only these
         return [q for p in sorted(_META) for q in self.store.quads_for_pattern(None, ox.NamedNode(p), None, None)]
 
-    def why(self, iri: str) -> list[audit.Reason]:
-        """audit.why() for one subject, reading only the quads it needs."""
+    @cached_property
+    def _records(self) -> list[ox.Quad]:
+        """Each graph's own record (its type among them), which the as-of view needs."""
+        return [q for q in self.quads if q.subject == q.graph_name]
+
+    def why(self, iri: str, as_of: str | None = None) -> list[audit.Reason]:
+        """audit.why() for one subject, reading only the quads it needs; ``as_of`` for the graph as it
+        stood on that date (asof.DateError if malformed)."""
         node = ox.NamedNode(iri)
         own = list(self.store.quads_for_pattern(node, None, None, None))
-        return audit.why(list(dict.fromkeys([*self._meta_quads, *own])), iri)
+        if as_of is None:
+            return audit.why(list(dict.fromkeys([*self._meta_quads, *own])), iri)
+        quads = list(dict.fromkeys([*self._meta_quads, *self._records, *own]))
+        return audit.why(asof.why_quads(quads, as_of), iri)
 
     @property
     def report(self) -> audit.Report:

@@ -169,11 +169,11 @@ def anchor(prop: str) -> str:
     return "prop-" + shorten(ox.NamedNode(prop)).replace(":", "-")
 
 
-def entity(site: Site, iri: str) -> EntityView:
-    """Everything an entity page shows about ``iri``."""
+def entity(site: Site, iri: str, as_of: str | None = None) -> EntityView:
+    """Everything an entity page shows about ``iri`` (as the graph stood on ``as_of``, if given)."""
     by_prop: dict[str, list[tuple[Reason, ox.Quad]]] = defaultdict(list)
     own = {_key(q): q for q in site.store.quads_for_pattern(ox.NamedNode(iri), None, None, None)}
-    for reason in site.why(iri):
+    for reason in site.why(iri, as_of):
         quad = own.get((reason.property, reason.value, reason.graph))
         if quad is not None:
             by_prop[quad.predicate.value].append((reason, quad))

@@ -17,7 +17,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from llmkg.kg import catalog
+from llmkg.kg import asof, catalog
 from llmkg.namespaces import GRAPH, PREFIXES
 from llmkg.pages import boards, cite, entity, linkeddata, ontology_doc
 from llmkg.pages.data import Site
@@ -110,7 +110,7 @@ async def _serve(request: Request, path: str, format: str | None, html: HtmlView
     if key is None:
         offered = ", ".join(t for _, t, _ in linkeddata.alternates(""))
         return Response(f"Not Acceptable: this resource is served as {offered}\n", 406, headers=_vary())
-    cache_key = f"{base(request)} {iri} {key}"
+    cache_key = f"{base(request)} {iri} {key} {request.query_params.get('asof', '')}"  # an entity as of a date
     response: Response | None = site.rendered.get(cache_key)
     if response is None:
         if key == HTML:
@@ -146,7 +146,11 @@ def _rdf(site: Site, iri: str, key: str) -> Response:
 def _entity_page(request: Request, site: Site, iri: str) -> HTMLResponse:
     if not site.exists(iri):
         return not_found(request, f"Nothing is known about <{iri}>.")
-    view = entity.entity(site, iri)
+    as_of = request.query_params.get("asof") or None
+    try:
+        view = entity.entity(site, iri, as_of)
+    except asof.DateError as error:
+        return page(request, "error.html", {"title": "Invalid date", "detail": str(error)}, status=400)
     benchmark = view.has_type("Benchmark") or view.has_type("BenchmarkTask")
     board = boards.leaderboard(site, iri) if benchmark else None
     extra = {
@@ -156,7 +160,7 @@ def _entity_page(request: Request, site: Site, iri: str) -> HTMLResponse:
         "revisions": entity.revisions(site, iri) if view.has_type("SourceDocument") else [],
         "cited": cite.document(site, iri) if view.has_type("SourceDocument") else None,
     }
-    return page(request, "entity.html", {"view": view, **extra})
+    return page(request, "entity.html", {"view": view, "as_of": as_of, **extra})
 
 
 def _graph_page(request: Request, site: Site, iri: str) -> HTMLResponse:

@@ -6,17 +6,18 @@ Handlers only read the request, call one function of views/boards/compare and re
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import pyoxigraph as ox
 from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from llmkg.kg import asof, catalog
 from llmkg.kg import audit as audit_report
-from llmkg.kg import catalog
-from llmkg.namespaces import shorten
+from llmkg.namespaces import expand, shorten
 from llmkg.pages import boards, cite, compare, discovery, editor, kit, licence, models, resolve, search
 from llmkg.pages.data import PageSettings, Runner, Site
 from llmkg.pages.kit import PageRoute, base, not_found, page, prefers_json, site_of
@@ -239,6 +240,29 @@ AUDIT_SECTIONS: dict[str, Callable[[audit_report.Report], list[Any]]] = {
     "secondary": lambda report: list(report.secondary_only),
     "missing": lambda report: list(report.missing.items()),
 }
+
+
+@router.get("/diff")
+async def diff(
+    request: Request,
+    before: Annotated[str, Query(alias="from", description="The earlier date, YYYY-MM-DD.")],
+    after: Annotated[str, Query(alias="to", description="The later date, YYYY-MM-DD.")],
+    family: Annotated[str | None, Query(description="Only facts about this family (IRI or prefixed name).")] = None,
+    prop: Annotated[str | None, Query(alias="property", description="Only this property.")] = None,
+    undated: Annotated[Literal["include", "exclude"], Query(description="Undated source versions.")] = "include",
+) -> JSONResponse:
+    """Facts added, changed and removed between the graph as of two dates (``llmkg diff``), as JSON."""
+
+    def changes() -> list[asof.Change]:
+        quads = site_of(request).quads  # read through the query workers, once per server
+        kept = {"family": expand(family) if family else None, "prop": expand(prop) if prop else None}
+        return asof.diff(quads, before, after, undated=undated == "include", **kept)
+
+    try:
+        found = await run_in_threadpool(changes)
+    except ValueError as error:  # a malformed date, an unknown prefix
+        return JSONResponse({"title": "Invalid request", "status": 400, "detail": str(error)}, status_code=400)
+    return JSONResponse([dataclasses.asdict(c) for c in found])
 
 
 @router.get("/licence-check", response_class=HTMLResponse)
