@@ -36,7 +36,7 @@ _SOURCES = """
 SELECT ?b ?r ?value ?g ?doc WHERE {
   GRAPH graph:preferred { ?r llmkg:benchmark ?b }
   GRAPH ?g { ?r llmkg:value ?value }
-  FILTER(?g NOT IN (graph:preferred, graph:default))
+  FILTER NOT EXISTS { ?g a llmkg:DerivedGraph }
   OPTIONAL { GRAPH ?g { ?g prov:wasDerivedFrom ?doc } }
 } ORDER BY ?g"""
 
