@@ -22,6 +22,7 @@ import pytest
 
 from llmkg.engine.admission import Admission, AdmissionLimits
 from llmkg.kg.build import Dataset, write_dumps, write_store
+from llmkg.namespaces import DEFAULT_GRAPH
 from llmkg.serving import OncePerInterval
 from llmkg.sparql.formats import RESULT_FORMATS
 from llmkg.sparql.query import QueryError
@@ -31,6 +32,8 @@ from .server_support import RunningServer, running_server
 from .sparql_support import RUNAWAY, make_store
 
 pytestmark = pytest.mark.xdist_group("admission")
+#: The graph a query without a dataset of its own reads (graph/default, as the build makes it).
+SERVED = ox.NamedNode(DEFAULT_GRAPH)
 TIMEOUT_S = 4.0
 
 
@@ -262,9 +265,7 @@ EVERYTHING = "CONSTRUCT WHERE { ?s ?p ?o }"  # 3,000 triples of 1 KB: about 3 MB
 def limited(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     ex = "http://example.org/"
     quads = [
-        ox.Quad(
-            ox.NamedNode(f"{ex}s{i}"), ox.NamedNode(f"{ex}p"), ox.Literal(f"{i:04d} " + "x" * 1000), ox.DefaultGraph()
-        )
+        ox.Quad(ox.NamedNode(f"{ex}s{i}"), ox.NamedNode(f"{ex}p"), ox.Literal(f"{i:04d} " + "x" * 1000), SERVED)
         for i in range(3000)
     ]
     store = tmp_path_factory.mktemp("limited") / "store"
@@ -335,7 +336,8 @@ def test_rows_are_counted_in_every_results_format_across_any_chunking(chunk: int
 
 def _store_of(n: int) -> Dataset:
     p = ox.NamedNode("http://example.org/p")
-    return Dataset(quads=[ox.Quad(ox.NamedNode(f"http://example.org/s{i}"), p, ox.Literal(str(n))) for i in range(n)])
+    subjects = [ox.NamedNode(f"http://example.org/s{i}") for i in range(n)]
+    return Dataset(quads=[ox.Quad(s, p, ox.Literal(str(n)), SERVED) for s in subjects])
 
 
 def test_a_rebuild_never_mixes_into_a_running_server(tmp_path: Path) -> None:
