@@ -327,6 +327,12 @@ def test_ontology_documentation_has_one_anchor_per_term_and_entity_pages_link_to
     for term in sections:
         section = doc.split(f'id="{term}"', 1)[1].split('<div class="', 1)[0]
         assert f"https://w3id.org/llmkg/ontology#{term}" in section, "each section is its term's"
+    pres = {term: doc.split(f'id="{term}"', 1)[1].split("</pre>", 1)[0].rsplit("<pre", 1)[1] for term in sections}
+    examples = {term: text(pre.split(">", 1)[1]) for term, pre in pres.items()}
+    assert examples == {  # the first use in the preferred values, in IRI order
+        "inFamily": "model:big llmkg:inFamily family:fam .",
+        "totalParameters": 'model:big llmkg:totalParameters "70000000000"^^xsd:integer .',
+    }
     model = client.get("/id/model/small").text
     links = re.findall(r'<th scope="row" id="[^"]+"><a href="http://testserver/ontology#([^"]+)"', model)
     assert set(links) == {"inFamily", "totalParameters"}, "every property name links to its section"

@@ -17,7 +17,7 @@ from weakref import WeakKeyDictionary
 import pyoxigraph as ox
 import rdflib
 
-from llmkg.namespaces import LLMKG, PREFIXES, shorten, text
+from llmkg.namespaces import LLMKG, PREFERRED_GRAPH, PREFIXES, shorten, text
 from llmkg.pages.data import Site
 from llmkg.pages.linkeddata import ONTOLOGY_GRAPH
 
@@ -63,6 +63,40 @@ def link(site: Site, root: str, iri: str) -> str | None:
     return f"{root}ontology#{anchor(iri)}" if iri in terms(site) else None
 
 
+SKOS_EXAMPLE = rdflib.URIRef(PREFIXES["skos"] + "example")
+#: One use of each class and property in the preferred values: the first subject in IRI order, and its
+#: first value. Shown as the term's example in the documentation (not written into the ontology).
+_USES = f"""
+SELECT ?t ?s ?o WHERE {{
+  {{ SELECT ?t (MIN(?x) AS ?s) WHERE {{ GRAPH <{PREFERRED_GRAPH}> {{ ?x ?t ?y }} }} GROUP BY ?t }}
+  GRAPH <{PREFERRED_GRAPH}> {{ ?s ?t ?o }}
+}}"""
+_INSTANCES = f"""
+SELECT ?t (MIN(?x) AS ?s) WHERE {{ GRAPH <{PREFERRED_GRAPH}> {{ ?x a ?t }} }} GROUP BY ?t"""
+
+
+def examples(site: Site) -> dict[str, str]:
+    """A statement from the graph for each term it uses, as Turtle with the graph's prefixes."""
+    declared = terms(site)
+    found: dict[str, list[str]] = {}
+    for row in site.select(_USES):
+        if row["t"].value in declared:
+            found.setdefault(row["t"].value, []).append(f"{_short(row['s'])} {_short(row['t'])} {_short(row['o'])} .")
+    for row in site.select(_INSTANCES):
+        if row["t"].value in declared:
+            found.setdefault(row["t"].value, []).append(f"{_short(row['s'])} a {_short(row['t'])} .")
+    return {term: min(statements) for term, statements in found.items()}
+
+
+def _short(term: ox.NamedNode | ox.BlankNode | ox.Literal) -> str:
+    """A term as Turtle writes it with the graph's prefixes."""
+    if isinstance(term, ox.NamedNode):
+        return shorten(term)
+    if isinstance(term, ox.Literal) and term.datatype.value != PREFIXES["xsd"] + "string" and not term.language:
+        return f"{ox.Literal(term.value)}^^{shorten(term.datatype)}"
+    return str(term)
+
+
 def documentation(site: Site) -> OntologyDoc:
     with _LOCK:
         if site not in _DOCS:
@@ -76,6 +110,9 @@ def _generate(site: Site) -> OntologyDoc:
     quads = site.store.quads_for_pattern(None, None, None, ox.NamedNode(ONTOLOGY_GRAPH))
     turtle = ox.serialize([q.triple for q in quads], format=ox.RdfFormat.N_TRIPLES) or b""
     graph = rdflib.Graph().parse(data=turtle, format="nt")
+    for term, example in examples(site).items():
+        if (rdflib.URIRef(term), SKOS_EXAMPLE, None) not in graph:
+            graph.add((rdflib.URIRef(term), SKOS_EXAMPLE, rdflib.Literal(example)))
     writer = OntPub(ontology=graph)
     with warnings.catch_warnings():
         # pyLODE reads its stylesheet with open(...).read(): the file is closed when freed, with a warning.
