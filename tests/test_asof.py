@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -336,3 +337,31 @@ def test_an_entity_page_as_of_a_date(shipped: TestClient, query: str, shown: str
 def test_an_entity_page_refuses_a_malformed_date(client: TestClient) -> None:
     page = client.get("/id/model/gadget?asof=2024-02-30", headers={"Accept": "text/html"})
     assert page.status_code == 400 and "YYYY-MM-DD" in page.text
+
+
+@pytest.mark.parametrize(
+    ("entity", "rows"),
+    [
+        (
+            "model/llama-4-scout",
+            [
+                "dcterms:issued 2025-04-07 source:llama4-model-card-5fdf831 (2025-04-05) "
+                "source:llama4-model-card-1ba7d45 (2025-04-05)",
+                "dcterms:issued 2025-04-05 source:llama4-model-card-1ba7d45 (2025-04-05) latest revision",
+            ],
+        ),
+        (
+            "result/llama-3.1-70b-instruct--gpqa--0-shot",
+            [
+                "llmkg:value 41.7 source:llama3.1-model-card-1f0feb7 (2024-07-23) "
+                "source:llama3.1-model-card-685ac4c (2024-09-24)",
+                "llmkg:value 46.7 source:llama3.1-model-card-685ac4c (2024-09-24) latest revision",
+            ],
+        ),
+    ],
+)
+def test_an_entity_page_shows_how_its_values_changed(shipped: TestClient, entity: str, rows: list[str]) -> None:
+    html = shipped.get(f"/id/{entity}", headers={"Accept": "text/html"}).text
+    table = html[html.index('data-name="timeline"') : html.index("</table>", html.index('data-name="timeline"'))]
+    shown = [" ".join(re.sub(r"<[^>]+>", " ", row).split()) for row in table.split("<tr>")[2:]]
+    assert [row for row in shown if row.split()[0] == rows[0].split()[0]][:2] == rows

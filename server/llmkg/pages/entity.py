@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import pyoxigraph as ox
 
+from llmkg.kg.asof import Run, value_runs
 from llmkg.kg.audit import Conflict, Reason
 from llmkg.namespaces import ID, LLMKG, PREFIXES, expand, shorten
 from llmkg.pages.data import Site
@@ -95,6 +96,7 @@ class EntityView:
     inbound: list[Inbound]
     summary: list[Fact] = field(default_factory=list)
     ancestors: list[LineageNode] = field(default_factory=list)
+    timeline: list[tuple[str, Run]] = field(default_factory=list)
     descendants: list[LineageNode] = field(default_factory=list)
 
     @property
@@ -190,7 +192,17 @@ def entity(site: Site, iri: str, as_of: str | None = None) -> EntityView:
     view = EntityView(iri, label, types, ordered, inbound(site, iri))
     view.summary = summary(site, view)
     view.ancestors, view.descendants = lineage(site, iri)
+    view.timeline = changes(site, site.why(iri))
     return view
+
+
+def changes(site: Site, reasons: list[Reason]) -> list[tuple[str, Run]]:
+    """The values that changed between revisions of one document: each run of a value (from the revision
+    that first states it until the one that states another), for the properties where one did."""
+    runs = value_runs(reasons)
+    ended = {(run.property, run.until) for run in runs if run.until}  # a run that a later revision ended
+    kept = [run for run in runs if run.until or (run.property, run.since) in ended]
+    return [(site.label(run.property), run) for run in kept]
 
 
 def summary(site: Site, view: EntityView) -> list[Fact]:
