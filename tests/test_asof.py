@@ -365,3 +365,19 @@ def test_an_entity_page_shows_how_its_values_changed(shipped: TestClient, entity
     table = html[html.index('data-name="timeline"') : html.index("</table>", html.index('data-name="timeline"'))]
     shown = [" ".join(re.sub(r"<[^>]+>", " ", row).split()) for row in table.split("<tr>")[2:]]
     assert [row for row in shown if row.split()[0] == rows[0].split()[0]][:2] == rows
+
+
+def test_a_browser_gets_the_diff_as_a_page_with_a_form_and_programs_get_json(shipped: TestClient) -> None:
+    browser = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
+    empty = shipped.get("/diff", headers=browser)
+    assert empty.status_code == 200 and 'name="from"' in empty.text and 'data-name="diff"' not in empty.text
+    page = shipped.get("/diff?from=2024-09-23&to=2024-09-24", headers=browser)
+    table = page.text[page.text.index('data-name="diff"') : page.text.index("</table>")]
+    rows = [" ".join(re.sub(r"<[^>]+>", " ", row).split()) for row in table.split("<tr>")[2:]]
+    assert rows == [
+        "changed result:llama-3.1-70b-instruct--gpqa--0-shot llmkg:value 41.7 46.7 source:llama3.1-model-card-685ac4c"
+    ]
+    data = shipped.get("/diff?from=2024-09-23&to=2024-09-24").json()
+    assert [(c["change"], c["before"], c["after"]) for c in data] == [("changed", "41.7", "46.7")]
+    assert shipped.get("/diff").status_code == 400
+    assert shipped.get("/diff?from=2024-02-30&to=2024-09-24", headers=browser).status_code == 400

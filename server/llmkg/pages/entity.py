@@ -192,7 +192,7 @@ def entity(site: Site, iri: str, as_of: str | None = None) -> EntityView:
     view = EntityView(iri, label, types, ordered, inbound(site, iri))
     view.summary = summary(site, view)
     view.ancestors, view.descendants = lineage(site, iri)
-    view.timeline = changes(site, site.why(iri))
+    view.timeline = changes(site, site.why(iri, as_of))
     return view
 
 

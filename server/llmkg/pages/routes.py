@@ -245,23 +245,36 @@ AUDIT_SECTIONS: dict[str, Callable[[audit_report.Report], list[Any]]] = {
 @router.get("/diff")
 async def diff(
     request: Request,
-    before: Annotated[str, Query(alias="from", description="The earlier date, YYYY-MM-DD.")],
-    after: Annotated[str, Query(alias="to", description="The later date, YYYY-MM-DD.")],
+    before: Annotated[str | None, Query(alias="from", description="The earlier date, YYYY-MM-DD.")] = None,
+    after: Annotated[str | None, Query(alias="to", description="The later date, YYYY-MM-DD.")] = None,
     family: Annotated[str | None, Query(description="Only facts about this family (IRI or prefixed name).")] = None,
     prop: Annotated[str | None, Query(alias="property", description="Only this property.")] = None,
     undated: Annotated[Literal["include", "exclude"], Query(description="Undated source versions.")] = "include",
-) -> JSONResponse:
-    """Facts added, changed and removed between the graph as of two dates (``llmkg diff``), as JSON."""
+) -> Response:
+    """Facts added, changed and removed between the graph as of two dates (``llmkg diff``): JSON, or a
+    page with a form for a browser."""
+    browser = kit.asks_for_a_page(request.headers.get("accept"))
+    form = {"from": before or "", "to": after or "", "family": family or "", "property": prop or "", "undated": undated}
+    if before is None or after is None:
+        if browser:
+            return page(request, "diff.html", {"form": form, "changes": None})
+        detail = "give both dates: /diff?from=YYYY-MM-DD&to=YYYY-MM-DD"
+        return JSONResponse({"title": "Invalid request", "status": 400, "detail": detail}, status_code=400)
+    start, end = before, after
 
     def changes() -> list[asof.Change]:
         quads = site_of(request).quads  # read through the query workers, once per server
         kept = {"family": expand(family) if family else None, "prop": expand(prop) if prop else None}
-        return asof.diff(quads, before, after, undated=undated == "include", **kept)
+        return asof.diff(quads, start, end, undated=undated == "include", **kept)
 
     try:
         found = await run_in_threadpool(changes)
     except ValueError as error:  # a malformed date, an unknown prefix
+        if browser:
+            return page(request, "diff.html", {"form": form, "changes": None, "error": str(error)}, status=400)
         return JSONResponse({"title": "Invalid request", "status": 400, "detail": str(error)}, status_code=400)
+    if browser:
+        return page(request, "diff.html", {"form": form, "changes": found})
     return JSONResponse([dataclasses.asdict(c) for c in found])
 
 
