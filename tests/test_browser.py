@@ -428,3 +428,21 @@ def test_main_pages_have_no_serious_accessibility_violations(
             found[path] = [f"{v['id']}: {v['nodes'][0]['target']} ({len(v['nodes'])} nodes)" for v in bad]
     context.close()
     assert not found, f"serious or critical accessibility violations: {found}"
+
+
+def test_an_entity_page_as_of_a_date_through_its_date_picker(served: tuple[str, Site], page: Page) -> None:
+    base, _ = served
+    page.goto(base + "id/result/llama-3.1-70b-instruct--gpqa--0-shot")
+    expect(page.locator(".as-of-banner")).to_have_count(0)
+    expect(page.locator("table[data-name='timeline']")).to_contain_text("41.7")  # the history of the value
+    page.locator("input[name='asof']").fill("2024-09-23")
+    page.get_by_role("button", name="Show").click()
+    expect(page.locator(".as-of-banner")).to_contain_text("2024-09-23")
+    assert "asof=2024-09-23" in page.url
+    expect(page.locator("table[data-name='timeline']")).to_have_count(0)  # its later history is not shown
+    expect(page.locator("main")).to_contain_text("41.7")
+    expect(page.locator("main")).not_to_contain_text("46.7")
+    shot(page, "entity-as-of")
+    page.get_by_role("link", name="today").click()
+    expect(page.locator(".as-of-banner")).to_have_count(0)
+    expect(page.locator("main")).to_contain_text("46.7")
