@@ -1,9 +1,9 @@
 """The real server on the shipped data, crawled from its home page: every page and every RDF alternate it
 offers answers with a 2xx, and the process that answered the first request answers the last (no request of
 any kind takes the server down, no worker crashes). No 4xx is deliberate here: every URL comes from a link
-the site itself offers, so a 4xx is a broken link, and it goes where robots.txt lets crawlers go. About 28,700
-URLs (4,100 pages, 24,600 RDF answers and citations) in about eight minutes on 2 busy shared cores; the
-whole-dataset dumps are left to test_server_http.
+the site itself offers, so a 4xx is a broken link, and it goes where robots.txt lets crawlers go. Every page,
+and the RDF alternates of one resource in RDF_SAMPLE (chosen by a hash of its path, so each run fetches the
+same ones); the whole-dataset dumps are left to test_server_http.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import concurrent.futures
 import html
 import re
 import threading
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +29,9 @@ pytestmark = pytest.mark.xdist_group("crawl")
 #: Links a crawl does not follow: downloads of the whole dataset (tested in test_server_http).
 NOT_FOLLOWED = ("/dumps/",)
 CLIENTS = 4
+#: Every page is fetched; the RDF alternates (seven formats each) of one resource in this many, chosen by
+#: a hash of its path: each format of each kind of resource is still reached, in a quarter of the time.
+RDF_SAMPLE = 4
 #: The first path segments the crawl must reach: each kind of page of the site.
 SECTIONS = {"compare", "id", "graph", "query", "leaderboards", "conflicts", "sources", "ontology", "editor", "audit"}
 #: What a browser asks for; a ``?format=`` link overrides it.
@@ -54,6 +58,8 @@ class Crawl:
             return None
         if "format=html" in parts.query:  # the page itself, already fetched as a browser asks for it
             return None
+        if "format=" in parts.query and zlib.crc32(parts.path.encode()) % RDF_SAMPLE:
+            return None  # the RDF alternates of one resource in RDF_SAMPLE, the same ones in every run
         where = parts.path + ("?" + parts.query if parts.query else "")
         return None if where.startswith(self.disallowed) else url
 
@@ -106,7 +112,7 @@ def test_every_page_and_every_format_answers_and_the_server_stays(server: Runnin
     assert health["status"] == "ok" and health["workers"]["restarts"] == 0, health
     paths = {urlsplit(url).path.split("/")[1] for url in result.answers}
     assert paths >= SECTIONS, SECTIONS - paths
-    assert sum("format=turtle" in url for url in result.answers) > 1000
+    assert sum("format=turtle" in url for url in result.answers) > 500
 
 
 def _alive(pid: int) -> bool:
