@@ -187,7 +187,12 @@ def test_the_worker_factory_is_restarted_when_it_dies(server: RunningServer) -> 
 
 @pytest.fixture(scope="module")
 def guarded(store_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    env = {"LLMKG_HEAD_TIMEOUT": "1", "LLMKG_BODY_TIMEOUT": "1", "LLMKG_MAX_CONNECTIONS": "40"}
+    env = {
+        "LLMKG_HEAD_TIMEOUT": "1",
+        "LLMKG_BODY_TIMEOUT": "1",
+        "LLMKG_MAX_CONNECTIONS": "40",
+        "LLMKG_MAX_CONNECTIONS_PER_CLIENT": "10",
+    }
     log = tmp_path_factory.mktemp("log") / "serve.log"
     with running_server(store_dir, log=log, workers=1, env=env) as running:
         yield running
@@ -217,15 +222,31 @@ def test_slow_and_idle_sockets_are_closed(guarded: RunningServer, sent: bytes, a
     assert httpx2.get(guarded.base + "/health").status_code == 200
 
 
-def test_connections_beyond_the_cap_are_refused_at_once_and_service_resumes(guarded: RunningServer) -> None:
-    held = [socket.create_connection(("127.0.0.1", guarded.port)) for _ in range(40)]
+def _connect_from(address: str, port: int) -> socket.socket:
+    return socket.create_connection(("127.0.0.1", port), source_address=(address, 0))
+
+
+@pytest.mark.parametrize(
+    ("holders", "newcomer", "message"),
+    [
+        (["127.0.0.20"] * 10, "127.0.0.20", b"from this address"),  # one address's share is taken
+        ([f"127.0.0.{21 + n // 10}" for n in range(40)], "127.0.0.30", b"too many open connections"),  # the cap
+    ],
+)
+def test_connections_beyond_the_caps_are_refused_at_once_and_service_resumes(
+    guarded: RunningServer, holders: list[str], newcomer: str, message: bytes
+) -> None:
+    held = [_connect_from(address, guarded.port) for address in holders]
     try:
-        with socket.create_connection(("127.0.0.1", guarded.port)) as extra:
+        with _connect_from(newcomer, guarded.port) as extra:
             refused = _read_all(extra, timeout=2)
+        if message == b"from this address":  # another address is still served meanwhile
+            with client(guarded.base, "127.0.0.31") as other:
+                assert other.get("/health").status_code == 200
     finally:
         for sock in held:
             sock.close()
-    assert refused.startswith(b"HTTP/1.1 503 Service Unavailable") and b"too many open connections" in refused
+    assert refused.startswith(b"HTTP/1.1 503 Service Unavailable") and message in refused, refused
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline:
         try:

@@ -50,6 +50,9 @@ class ServerSettings:
     queue_timeout_s: float = 10.0
     #: Connections: how many may be open, and how long a request's head and body may take to arrive.
     max_connections: int = 1000
+    #: Connections one address may hold open: a quarter of the cap, so one client cannot hold all of it
+    #: (behind a reverse proxy every connection comes from the proxy: raise it to max_connections).
+    max_connections_per_client: int = 250
     head_timeout_s: float = 10.0
     body_timeout_s: float = 30.0
     keep_alive_s: int = 5
@@ -77,6 +80,7 @@ class ServerSettings:
             queue_length=int(env.get("LLMKG_QUEUE_LENGTH", cls.queue_length)),
             queue_timeout_s=float(env.get("LLMKG_QUEUE_TIMEOUT", cls.queue_timeout_s)),
             max_connections=int(env.get("LLMKG_MAX_CONNECTIONS", cls.max_connections)),
+            max_connections_per_client=int(env.get("LLMKG_MAX_CONNECTIONS_PER_CLIENT", cls.max_connections_per_client)),
             head_timeout_s=float(env.get("LLMKG_HEAD_TIMEOUT", cls.head_timeout_s)),
             body_timeout_s=float(env.get("LLMKG_BODY_TIMEOUT", cls.body_timeout_s)),
             keep_alive_s=int(env.get("LLMKG_KEEP_ALIVE", cls.keep_alive_s)),

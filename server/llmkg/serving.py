@@ -50,7 +50,17 @@ def guarded_protocol(limits: ServerSettings) -> type[H11Protocol]:
                 transport.write(plain_response("503 Service Unavailable", _FULL, retry_after=1))
                 transport.close()
                 return
+            if self._from_same_address() > limits.max_connections_per_client:
+                transport.write(plain_response("503 Service Unavailable", _YOURS, retry_after=1))
+                transport.close()
+                return
             self._arm(limits.head_timeout_s)
+
+        def _from_same_address(self) -> int:
+            """Open connections from this connection's address, this one included."""
+            host = self.client[0] if self.client else None
+            peers = (other.client for other in self.connections if isinstance(other, Guarded))
+            return sum(1 for peer in peers if peer and peer[0] == host)
 
         def data_received(self, data: bytes) -> None:
             super().data_received(data)
@@ -89,6 +99,7 @@ def guarded_protocol(limits: ServerSettings) -> type[H11Protocol]:
 
 
 _FULL = "Server busy: too many open connections; try again later"
+_YOURS = "Too many open connections from this address; close some and try again"
 _HEAD_LATE = "Request Timeout: the request head did not arrive within {} s"
 
 
