@@ -138,6 +138,11 @@ UndatedOption = Annotated[
     Literal["include", "exclude"],
     typer.Option("--undated", help="With --as-of: include or exclude source versions with no known date."),
 ]
+#: The format of a listing: a table on a terminal, TSV into a pipe, unless asked.
+ListFormatOption = Annotated[
+    Literal["table", "tsv", "json"] | None,
+    typer.Option("--format", "-f", help="table, tsv or json (default: a table on a terminal, tsv otherwise)."),
+]
 
 
 def _progress(items: Iterable[Path], label: str) -> Iterable[Path]:
@@ -288,10 +293,7 @@ def diff_views(
     ] = None,
     prop: Annotated[str | None, typer.Option("--property", help="Only this property, e.g. llmkg:value.")] = None,
     undated: UndatedOption = "include",
-    fmt: Annotated[
-        Literal["table", "tsv", "json"] | None,
-        typer.Option("--format", "-f", help="table, tsv or json (default: a table on a terminal, tsv otherwise)."),
-    ] = None,
+    fmt: ListFormatOption = None,
     root: RootOption = None,
 ) -> None:
     """Facts added, changed and removed between the graph as of two dates, each with its source version."""
@@ -357,10 +359,7 @@ def _store(store_dir: Path | None, root: Path | None) -> ox.Store:
 @app.command("queries")
 def list_queries(
     tag: Annotated[str | None, typer.Option("--tag", help="Only queries with this tag.")] = None,
-    fmt: Annotated[
-        Literal["table", "tsv", "json"] | None,
-        typer.Option("--format", "-f", help="table, tsv or json (default: a table on a terminal, tsv otherwise)."),
-    ] = None,
+    fmt: ListFormatOption = None,
     root: RootOption = None,
 ) -> None:
     """List the saved example queries."""
