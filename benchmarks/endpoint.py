@@ -11,8 +11,11 @@ size (--quads, made by benchmarks/synth.py) it starts, on 127.0.0.1:
 - with --before DIR, `llmkg-before`: `llmkg serve --memory` run from another copy of the package (a
   checkout's `server/` folder), to measure a change side by side.
 
-Both engines see the same default graph (--default-graph: the union of all graphs, or one graph IRI
-given to each with `default-graph-uri`). Every request's text is unique (a comment with a counter), so
+Both engines see the same default graph (--default-graph): by default each engine's own holds the
+triples of llmkg's `graph/default` (llmkg serves that graph as its default; oxigraph gets a copy of it
+loaded into its default graph, as `llmkg load` does for a remote store), so no request names a
+dataset; or "union" (the union of all graphs, for a build whose llmkg serves the union), or one graph
+IRI given to each with `default-graph-uri`. Every request's text is unique (a comment with a counter), so
 no cache answers it; the servers take turns on every request, in rotating order, because the machine is
 shared and noisy. The first answer of each query from each server is parsed and compared with
 oxigraph's: a difference stops the run. It prints medians per query, the geometric means of the
@@ -45,11 +48,12 @@ import pyoxigraph as ox
 sys.path.insert(0, str(Path(__file__).parent))
 import synth
 from llmkg.kg.build import STORE_INFO
+from llmkg.namespaces import DEFAULT_GRAPH as LLMKG_DEFAULT
 from llmkg.namespaces import ID
 
-#: "union": every engine's default graph is the union of all graphs; else a graph IRI given to every
-#: engine as `default-graph-uri` (for when llmkg's own default graph is not the union).
-DEFAULT_GRAPH = "union"
+#: "own": each engine's default graph holds graph/default's triples; "union": the union of all graphs;
+#: else a graph IRI given to every engine as `default-graph-uri`.
+DEFAULT_GRAPH = "own"
 PREFIXES = """PREFIX llmkg: <https://w3id.org/llmkg/ontology#>
 PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
 PREFIX prov: <http://www.w3.org/ns/prov#>
@@ -180,7 +184,21 @@ def prepare(nq: Path, workdir: Path) -> tuple[Path, Path, float]:
     load_s = time.monotonic() - began
     shutil.copytree(stores[0], stores[1])
     (stores[1] / STORE_INFO).write_text('{"version": "benchmark", "graph_files": {}}')
+    if DEFAULT_GRAPH == "own":  # oxigraph's default graph gets graph/default's triples; llmkg serves that graph
+        subprocess.run(
+            ["oxigraph", "load", "--location", str(stores[0]), "--file", str(default_triples(nq))], check=True
+        )
     return stores[0], stores[1], load_s
+
+
+def default_triples(nq: Path) -> Path:
+    """graph/default's quads of ``nq`` as N-Triples (for a default graph), written beside it once."""
+    target = nq.with_suffix(".default.nt")
+    if not target.exists():
+        tail = f" <{LLMKG_DEFAULT}> .\n".encode()
+        with nq.open("rb") as source, target.open("wb") as out:
+            out.writelines(line[: -len(tail)] + b" .\n" for line in source if line.endswith(tail))
+    return target
 
 
 def servers_for(
@@ -196,6 +214,11 @@ def servers_for(
                 f"{base}/store", content=data, headers={"Content-Type": "application/n-quads"}, timeout=startup_s
             )
         response.raise_for_status()
+        if DEFAULT_GRAPH == "own":
+            with default_triples(nq).open("rb") as data:
+                headers = {"Content-Type": "application/n-triples"}
+                response = httpx2.post(f"{base}/store?default", content=data, headers=headers, timeout=startup_s)
+            response.raise_for_status()
 
     launch: dict[str, tuple[Callable[[int], list[str]], Callable[[str], None] | None]] = {
         "llmkg": (lambda port: [*llmkg, str(port), "--memory"], None),
@@ -240,7 +263,7 @@ def ask(client: httpx2.Client, server: Server, name: str, text: str) -> tuple[fl
     """Milliseconds to the last byte of the answer, and the answer."""
     accept = "text/turtle" if name in GRAPH_QUERIES else "application/sparql-results+json"
     params = {"query": PREFIXES + text}
-    if DEFAULT_GRAPH != "union":
+    if DEFAULT_GRAPH not in ("own", "union"):
         params["default-graph-uri"] = DEFAULT_GRAPH
     started = time.perf_counter()
     response = client.get(server.base, params=params, headers={"Accept": accept})
@@ -392,7 +415,7 @@ def main() -> None:
     parser.add_argument(
         "--before", type=Path, help="also run `llmkg-before`: llmkg in memory from the package in this directory"
     )
-    parser.add_argument("--default-graph", default=DEFAULT_GRAPH, help='"union", or the IRI of one graph')
+    parser.add_argument("--default-graph", default=DEFAULT_GRAPH, help='"own", "union", or the IRI of one graph')
     parser.add_argument(
         "--servers", nargs="+", default=["llmkg", "oxigraph", "llmkg-disk", "oxigraph-disk", "rdflib-endpoint"]
     )

@@ -56,9 +56,8 @@ def create_app(*, store: Backend | Path, settings: ServerSettings | None = None,
     app.state.catalogue = tuple(catalog.saved_queries(pages_settings.data, strict=False))  # read once
     # The pages read the store only through the Backend methods (their annotations say ox.Store).
     site_store = cast(ox.Store, endpoint.store)
-    page_routes.install(app, site_store, settings=pages_settings, runner=endpoint_runner(endpoint))  # the web face
-    app.include_router(sparql_routes.router)
-    app.include_router(saved_queries.router)
+    api = (sparql_routes.router, saved_queries.router)
+    page_routes.install(app, site_store, settings=pages_settings, runner=endpoint_runner(endpoint), api=api)
     install_error_handlers(app)
     app.add_middleware(
         CORSMiddleware,

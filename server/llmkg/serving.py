@@ -17,10 +17,10 @@ import resource
 import time
 from typing import Any
 
-import h11
 import uvicorn
+import uvloop
 from fastapi import FastAPI
-from uvicorn.protocols.http.h11_impl import H11Protocol
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from llmkg.config import ServerSettings
 
@@ -37,12 +37,17 @@ def plain_response(status: str, text: str, *, retry_after: int | None = None) ->
     return ("\r\n".join([*head, "Connection: close", "", ""])).encode() + body
 
 
-def guarded_protocol(limits: ServerSettings) -> type[H11Protocol]:
-    """uvicorn's h11 protocol with a deadline for each request's head and body and a connection cap."""
+def guarded_protocol(limits: ServerSettings) -> type[HttpToolsProtocol]:
+    """uvicorn's httptools protocol with a deadline for each request's head and body and a connection cap.
 
-    class Guarded(H11Protocol):
+    ``_phase`` follows the parser's callbacks: "idle" between requests, "head" from a request's first
+    byte to the end of its headers, "body" until the request is complete. A timer runs while the
+    client owes us bytes (idle with nothing received yet counts as owing the head).
+    """
+
+    class Guarded(HttpToolsProtocol):
         _timer: asyncio.TimerHandle | None = None
-        _phase = "head"
+        _phase = "idle"
 
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
             super().connection_made(transport)
@@ -63,14 +68,25 @@ def guarded_protocol(limits: ServerSettings) -> type[H11Protocol]:
             return sum(1 for peer in peers if peer and peer[0] == host)
 
         def data_received(self, data: bytes) -> None:
-            super().data_received(data)
-            state = self.conn.their_state
-            if state is h11.IDLE and self._timer is None and not self.transport.is_closing():
+            if self._phase == "idle" and self._timer is None and not self.transport.is_closing():
                 self._arm(limits.head_timeout_s)  # the first bytes of the next request on a kept-alive connection
-            elif state is h11.SEND_BODY and self._phase == "head":
-                self._arm(limits.body_timeout_s)
-            elif state not in (h11.IDLE, h11.SEND_BODY):
-                self._disarm()
+            super().data_received(data)
+
+        def on_message_begin(self) -> None:
+            super().on_message_begin()
+            self._phase = "head"
+            if self._timer is None:  # a pipelined request begins in the same bytes as the one before
+                self._arm(limits.head_timeout_s)
+
+        def on_headers_complete(self) -> None:
+            super().on_headers_complete()
+            self._phase = "body"
+            self._arm(limits.body_timeout_s)
+
+        def on_message_complete(self) -> None:
+            super().on_message_complete()
+            self._phase = "idle"
+            self._disarm()
 
         def connection_lost(self, exc: Exception | None) -> None:
             self._disarm()
@@ -78,7 +94,6 @@ def guarded_protocol(limits: ServerSettings) -> type[H11Protocol]:
 
         def _arm(self, seconds: float) -> None:
             self._disarm()
-            self._phase = "head" if self.conn.their_state is h11.IDLE else "body"
             self._timer = self.loop.call_later(seconds, self._expired)
 
         def _disarm(self) -> None:
@@ -90,8 +105,8 @@ def guarded_protocol(limits: ServerSettings) -> type[H11Protocol]:
             self._timer = None
             if self.transport.is_closing():
                 return
-            if self._phase == "head" and self.cycle is None:  # no request started: answer it ourselves
-                seconds = f"{limits.head_timeout_s:g}"
+            if self._phase != "body" and (self.cycle is None or self.cycle.response_complete):
+                seconds = f"{limits.head_timeout_s:g}"  # no request under way: answer it ourselves
                 self.transport.write(plain_response("408 Request Timeout", _HEAD_LATE.format(seconds)))
             self.transport.close()  # a request whose body stalls: the route sees the client go away
 
@@ -157,4 +172,5 @@ def run(app: FastAPI, *, host: str, port: int, limits: ServerSettings) -> None:
         asyncio.get_running_loop().set_exception_handler(OncePerInterval())
         await server.serve()
 
-    asyncio.run(main())
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:  # libuv's loop: a lookup costs less
+        runner.run(main())

@@ -7,7 +7,7 @@ Handlers only read the request, call one function of views/boards/compare and re
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Annotated, Any, Literal
 
 import pyoxigraph as ox
@@ -28,12 +28,23 @@ for_browsers = APIRouter(include_in_schema=False, route_class=PageRoute)
 
 
 def install(
-    app: FastAPI, store: ox.Store, *, settings: PageSettings | None = None, runner: Runner | None = None
+    app: FastAPI,
+    store: ox.Store,
+    *,
+    settings: PageSettings | None = None,
+    runner: Runner | None = None,
+    api: Sequence[APIRouter] = (),
 ) -> Site:
-    """Add the pages and the Linked Data routes to ``app``, serving ``store``."""
+    """Add the pages and the Linked Data routes to ``app``, serving ``store``.
+
+    The ``api`` routers go between the browsers' views of the API paths and the pages: FastAPI tries
+    routes in order, and trying the 26 page routes first cost every SPARQL request about 0.1 ms.
+    """
     site = Site(store, settings=settings or PageSettings.from_env(), runner=runner)
     app.state.site = site
     app.include_router(for_browsers)
+    for routes in api:
+        app.include_router(routes)
     app.include_router(router)
     app.include_router(resolve.router)
     app.include_router(kit.router)
