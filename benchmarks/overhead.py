@@ -9,7 +9,14 @@ through ever more of the server, taking the layers in turns so noise from elsewh
 3. `pool`: one job through the worker pool (admission, the frames to a worker and back);
 4. `endpoint`: `Endpoint.query` (cache look-up, shared runs, the answer assembled);
 5. `asgi`: the whole application called as ASGI, in this process (middleware, routing, the route);
-6. `http`: the same over loopback HTTP to `llmkg serve` (uvicorn's HTTP parsing, the client's share).
+6. `http`: the same over loopback HTTP to `llmkg serve` (uvicorn's HTTP parsing, the client's share);
+
+and, for scale, two yardsticks that take their turns with the layers:
+
+- `hand-over`: 64 bytes to another process and back over a Unix socket, no work at all: what each
+  process boundary a request crosses costs on this machine (llmkg's lookup crosses two more than
+  oxigraph's: the job to a worker and the answer back);
+- `oxigraph`: the same lookup over loopback HTTP to `oxigraph serve`, in memory, with the same client.
 
 Each layer's own cost is its time less the layers it wraps (the pool step makes its job with the
 checks and runs it on the engine in a worker; the endpoint wraps the pool; ASGI the endpoint; HTTP the
@@ -24,6 +31,7 @@ import argparse
 import asyncio
 import cProfile
 import io
+import multiprocessing
 import pstats
 import socket
 import statistics
@@ -42,8 +50,10 @@ import synth
 from llmkg.app import create_app
 from llmkg.config import ServerSettings
 from llmkg.engine.endpoint import Endpoint, job_key
-from llmkg.namespaces import ID
+from llmkg.namespaces import DEFAULT_GRAPH, ID
 
+DEFAULT = ox.NamedNode(DEFAULT_GRAPH)  # what llmkg serves as the default graph
+PING = b"x" * 64
 QUERY = f"SELECT ?p ?o WHERE {{ <{ID}model/synth-7-m3> ?p ?o }}"
 ACCEPT = "application/sparql-results+json"
 Step = Callable[[str], Awaitable[object]]
@@ -55,10 +65,12 @@ INSIDE = {
     "endpoint": ["pool"],
     "asgi": ["endpoint"],
     "http": ["asgi"],
+    "hand-over": [],
+    "oxigraph": [],
 }
 
 
-async def layers(store: ox.Store, port: int) -> dict[str, Step]:
+async def layers(store: ox.Store, port: int, oxigraph_port: int, peer: socket.socket) -> dict[str, Step]:
     app = create_app(store=store, settings=ServerSettings.from_env(), version="overhead")
     endpoint: Endpoint = app.state.endpoint
     transport = httpx2.ASGITransport(app=app)
@@ -67,7 +79,9 @@ async def layers(store: ox.Store, port: int) -> dict[str, Step]:
 
     async def engine(text: str) -> object:
         out = io.BytesIO()
-        store.query(text, use_default_graph_as_union=True).serialize(out, ox.QueryResultsFormat.JSON)
+        solutions = store.query(text, default_graph=DEFAULT)
+        assert isinstance(solutions, ox.QuerySolutions)
+        solutions.serialize(out, ox.QueryResultsFormat.JSON)
         return out.getvalue()
 
     async def checks(text: str) -> object:
@@ -87,8 +101,21 @@ async def layers(store: ox.Store, port: int) -> dict[str, Step]:
     async def http(text: str) -> object:
         return (await remote.get("/sparql", params={"query": text}, headers={"Accept": ACCEPT})).content
 
+    oxigraph = httpx2.AsyncClient(base_url=f"http://127.0.0.1:{oxigraph_port}")
+    loop = asyncio.get_running_loop()
+    peer.setblocking(False)
+
+    async def hand_over(text: str) -> object:
+        await loop.sock_sendall(peer, PING)
+        return await loop.sock_recv(peer, len(PING))
+
+    async def yardstick(text: str) -> object:
+        params = {"query": text, "default-graph-uri": DEFAULT_GRAPH}
+        return (await oxigraph.get("/query", params=params, headers={"Accept": ACCEPT})).content
+
     endpoint.start()
-    return {"engine": engine, "checks": checks, "pool": pool, "endpoint": whole, "asgi": asgi, "http": http}
+    steps = {"engine": engine, "checks": checks, "pool": pool, "endpoint": whole, "asgi": asgi, "http": http}
+    return {**steps, "hand-over": hand_over, "oxigraph": yardstick}
 
 
 async def measure(steps: dict[str, Step], rounds: int) -> dict[str, tuple[float, float]]:
@@ -127,12 +154,17 @@ def main() -> None:
         synth.write(nq, args.quads)
         store = ox.Store()
         store.bulk_load(path=str(nq), format=ox.RdfFormat.N_QUADS)
-        server = _serve(nq, Path(work))
+        server, oxigraph = _serve(nq, Path(work)), _oxigraph(nq)
+        ours, theirs = socket.socketpair()
+        echo = multiprocessing.get_context("fork").Process(target=_echo, args=(theirs,), daemon=True)
+        echo.start()
         try:
-            steps = asyncio.run(_run(store, server[1], args))
+            steps = asyncio.run(_run(store, server[1], oxigraph[1], ours, args))
         finally:
-            server[0].terminate()
-            server[0].wait()
+            for process in (server[0], oxigraph[0]):
+                process.terminate()
+                process.wait()
+            echo.kill()
     print("| layer | p10 ms | its own, p10 | median ms | its own, median |\n|---|---|---|---|---|")
     for name, (low, mid) in steps.items():
         inner = [steps[layer] for layer in INSIDE[name]]
@@ -140,12 +172,42 @@ def main() -> None:
         print(f"| {name} | {low:.3f} | {own_low:+.3f} | {mid:.3f} | {own_mid:+.3f} |")
 
 
-async def _run(store: ox.Store, port: int, args: argparse.Namespace) -> dict[str, tuple[float, float]]:
-    steps = await layers(store, port)
+async def _run(
+    store: ox.Store, port: int, oxigraph_port: int, peer: socket.socket, args: argparse.Namespace
+) -> dict[str, tuple[float, float]]:
+    steps = await layers(store, port, oxigraph_port, peer)
     result = await measure(steps, args.rounds)
     if args.profile:
         print(await profile(steps["asgi"], args.rounds))
     return result
+
+
+def _echo(sock: socket.socket) -> None:
+    while data := sock.recv(len(PING)):
+        sock.sendall(data)
+
+
+def _oxigraph(nq: Path) -> tuple[subprocess.Popen[bytes], int]:
+    """`oxigraph serve` in memory, the same N-Quads POSTed to it."""
+    port = _free_port()
+    command = ["oxigraph", "serve", "--bind", f"127.0.0.1:{port}"]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(600):
+        try:
+            with nq.open("rb") as data:
+                headers = {"Content-Type": "application/n-quads"}
+                httpx2.post(f"http://127.0.0.1:{port}/store", content=data, headers=headers).raise_for_status()
+            return process, port
+        except httpx2.TransportError:
+            time.sleep(0.1)
+    process.kill()
+    raise SystemExit("oxigraph serve did not start")
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def _serve(nq: Path, work: Path) -> tuple[subprocess.Popen[bytes], int]:
@@ -155,9 +217,7 @@ def _serve(nq: Path, work: Path) -> tuple[subprocess.Popen[bytes], int]:
         ["oxigraph", "load", "--location", str(store_dir), "--file", str(nq)], check=True, capture_output=True
     )
     (store_dir / "llmkg-build.json").write_text('{"version": "overhead", "graph_files": {}}')
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = int(probe.getsockname()[1])
+    port = _free_port()
     command = [sys.executable, "-m", "llmkg.cli", "serve", "--store", str(store_dir), "--memory", "--port", str(port)]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     for _ in range(600):

@@ -31,7 +31,7 @@ from llmkg.sparql.store import Backend
 
 def create_app(*, store: Backend | Path, settings: ServerSettings | None = None, version: str | None = None) -> FastAPI:
     """The endpoint over ``store``: an in-memory store, the directory of one built by ``llmkg build --store``,
-    or a :class:`~llmkg.remote.RemoteStore` (any SPARQL 1.1 engine, see backend.py).
+    or a :class:`~llmkg.sparql.remote.RemoteStore` (any SPARQL 1.1 engine, see sparql/store.py).
 
     ``version`` is the data version (ETag); by default it is read from the store directory's build
     record, or computed from the quads. Query workers start with the app's lifespan.
