@@ -7,7 +7,8 @@ size (--quads, made by benchmarks/synth.py) it starts, on 127.0.0.1:
   N-Quads POSTed to its /store after start): both hold the data in memory;
 - `llmkg-disk` (`llmkg serve --store DIR`) against `oxigraph-disk` (`oxigraph serve-read-only`): both
   read a RocksDB store;
-- `rdflib-endpoint`, when it is installed;
+- `rdflib-endpoint`, when it is installed and --default-graph is "union" (it always answers from the
+  union of all graphs);
 - with --before DIR, `llmkg-before`: `llmkg serve --memory` run from another copy of the package (a
   checkout's `server/` folder), to measure a change side by side.
 
@@ -246,6 +247,9 @@ def servers_for(
     for name in names:
         if name == "rdflib-endpoint" and shutil.which("rdflib-endpoint") is None:
             print("  skipped rdflib-endpoint: not installed", flush=True)
+            continue
+        if name == "rdflib-endpoint" and DEFAULT_GRAPH != "union":
+            print("  skipped rdflib-endpoint: its default graph is always the union of all graphs", flush=True)
             continue
         port = free_port()
         command, load = launch[name]
