@@ -390,3 +390,22 @@ def test_the_audit_page_is_a_summary_and_one_section_at_a_time(
     assert 'data-name="audit-missing"' in missing.text and 'data-name="audit-sources"' not in missing.text
     for bad in ("section=nope", f"section=sources&page={sources + 1}", "page=x"):
         assert client.get(f"/audit?{bad}", headers={"Accept": "text/html"}).status_code == 404
+
+
+def test_a_large_graph_is_shown_a_page_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    from llmkg.pages import resolve
+
+    monkeypatch.setattr(resolve, "GRAPH_PAGE", 2)
+    card = "https://w3id.org/llmkg/graph/test/card"
+    with TestClient(page_app(mini_store())) as client:
+        whole = len(list(mini_store().quads_for_pattern(None, None, None, ox.NamedNode(card))))
+        assert whole > 2, "the fixture graph must need more than one page"
+        shown = []
+        for number in range(1, -(-whole // 2) + 1):
+            html = client.get(f"/graph/test/card?page={number}").text
+            shown += re.findall(r"<tr>\s*<td>", html)
+            assert ('rel="next"' in html) == (number * 2 < whole)
+            assert ('rel="prev"' in html) == (number > 1)
+        assert len(shown) == whole, "every statement appears on exactly one page"
+        for bad in ("0", "x", str(whole)):
+            assert client.get(f"/graph/test/card?page={bad}").status_code == 404
