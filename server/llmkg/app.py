@@ -57,7 +57,8 @@ def create_app(*, store: Backend | Path, settings: ServerSettings | None = None,
     # The pages read the store only through the Backend methods (their annotations say ox.Store).
     site_store = cast(ox.Store, endpoint.store)
     api = (sparql_routes.router, saved_queries.router)
-    page_routes.install(app, site_store, settings=pages_settings, runner=endpoint_runner(endpoint), api=api)
+    runner = endpoint_runner(endpoint)
+    page_routes.install(app, site_store, settings=pages_settings, runner=runner, api=api, version=endpoint.version)
     install_error_handlers(app)
     app.add_middleware(
         CORSMiddleware,

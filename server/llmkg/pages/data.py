@@ -82,9 +82,13 @@ def find_node_modules(override: str | None = None) -> Path | None:
 class Site:
     """The store and what the pages need from it, computed once on first use."""
 
-    def __init__(self, store: ox.Store, *, settings: PageSettings, runner: Runner | None = None) -> None:
+    def __init__(
+        self, store: ox.Store, *, settings: PageSettings, runner: Runner | None = None, version: str | None = None
+    ) -> None:
         self.store, self.settings = store, settings
         self.runner = runner or self._run_here
+        if version is not None:  # the endpoint's, from the build record: hashing the store reads all of it
+            self.version = version
         self._lock = threading.Lock()
         self._report: audit.Report | None = None
         #: Rendered resources by address, IRI and format: the data never changes while served, and
@@ -106,7 +110,7 @@ class Site:
 
     @cached_property
     def version(self) -> str:
-        """The data version (the same content hash the endpoint's ETags and VoID carry)."""
+        """The data version (the same content hash the endpoint's ETags and VoID carry), unless given."""
         return Dataset(quads=self.quads).version
 
     @cached_property

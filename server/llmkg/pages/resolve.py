@@ -192,7 +192,7 @@ def _statements(site: Site, graphs: list[str], start: int, count: int) -> list[o
     where = f"VALUES ?g {{ {values} }} GRAPH ?g {{ ?s ?p ?o }}"
     found = site.store.query(f"SELECT ?s ?p ?o ?g WHERE {{ {where} }} LIMIT {count} OFFSET {start}")
     assert isinstance(found, ox.QuerySolutions)
-    return [ox.Quad(row["s"], row["p"], row["o"], row["g"]) for row in found]  # type: ignore[arg-type]
+    return [ox.Quad(row["s"], row["p"], row["o"], row["g"]) for row in found]
 
 
 def _ontology_page(request: Request, site: Site, iri: str) -> HTMLResponse:

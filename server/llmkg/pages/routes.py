@@ -34,13 +34,14 @@ def install(
     settings: PageSettings | None = None,
     runner: Runner | None = None,
     api: Sequence[APIRouter] = (),
+    version: str | None = None,
 ) -> Site:
     """Add the pages and the Linked Data routes to ``app``, serving ``store``.
 
     The ``api`` routers go between the browsers' views of the API paths and the pages: FastAPI tries
     routes in order, and trying the 26 page routes first cost every SPARQL request about 0.1 ms.
     """
-    site = Site(store, settings=settings or PageSettings.from_env(), runner=runner)
+    site = Site(store, settings=settings or PageSettings.from_env(), runner=runner, version=version)
     app.state.site = site
     app.include_router(for_browsers)
     for routes in api:
