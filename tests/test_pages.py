@@ -409,3 +409,19 @@ def test_a_large_graph_is_shown_a_page_at_a_time(monkeypatch: pytest.MonkeyPatch
         assert len(shown) == whole, "every statement appears on exactly one page"
         for bad in ("0", "x", str(whole)):
             assert client.get(f"/graph/test/card?page={bad}").status_code == 404
+
+
+def test_what_points_at_a_thing_is_counted_and_the_first_few_shown(monkeypatch: pytest.MonkeyPatch) -> None:
+    from llmkg.namespaces import DEFAULT_GRAPH
+    from llmkg.pages import entity
+
+    monkeypatch.setattr(entity, "INBOUND_LIMIT", 1)
+    store = mini_store()
+    metric = ox.NamedNode("https://w3id.org/llmkg/id/metric/acc")
+    pointing = {q.subject for q in store.quads_for_pattern(None, None, metric, ox.NamedNode(DEFAULT_GRAPH))}
+    assert len(pointing) > 1, "the fixture must have more than one result measured with this metric"
+    with TestClient(page_app(store)) as client:
+        section = re.search(r'<dl class="inbound">.*?</dl>', client.get("/id/metric/acc").text, re.DOTALL)
+    assert section, "the page does not list what refers to the metric"
+    assert len(re.findall(r"<a href=", section.group(0))) == 1
+    assert f"and {len(pointing) - 1} more" in text(section.group(0))

@@ -303,19 +303,25 @@ def compact(number: int) -> str:
 
 
 def inbound(site: Site, iri: str) -> list[Inbound]:
-    """Who points at ``iri``, by property, a bounded number each."""
-    rows = site.select(
-        "SELECT DISTINCT ?s ?p ?o WHERE { ?s ?p ?o FILTER(?p != rdf:type && ?s != ?o) } ORDER BY ?p ?s",
-        o=ox.NamedNode(iri),
+    """Who points at ``iri``, by property: how many, and the first INBOUND_LIMIT of them (a metric or a
+    benchmark is pointed at by every result that uses it, so only those shown are fetched and labelled)."""
+    node, things = ox.NamedNode(iri), f"STRSTARTS(STR(?s), {ox.Literal(ID)})"
+    counts = site.select(
+        f"SELECT ?p ?o (COUNT(DISTINCT ?s) AS ?n) WHERE {{ ?s ?p ?o FILTER(?p != rdf:type && ?s != ?o && {things}) }} "
+        "GROUP BY ?p ?o",  # ?o projected: the engine binds only projected variables
+        o=node,
     )
-    by_prop: dict[str, list[Link]] = defaultdict(list)
-    for row in rows:
-        if row["s"].value.startswith(ID):
-            by_prop[row["p"].value].append(Link(site.label(row["s"]), row["s"].value))
-    return [
-        Inbound(site.label(prop), links[:INBOUND_LIMIT], max(0, len(links) - INBOUND_LIMIT))
-        for prop, links in sorted(by_prop.items(), key=lambda kv: site.label(kv[0]))
-    ]
+    found = []
+    for row in counts:
+        first = site.select(
+            f"SELECT DISTINCT ?s ?p ?o WHERE {{ ?s ?p ?o FILTER(?s != ?o && {things}) }} "
+            f"ORDER BY ?s LIMIT {INBOUND_LIMIT}",
+            p=row["p"],
+            o=node,
+        )
+        links = [Link(site.label(r["s"]), r["s"].value) for r in first]
+        found.append(Inbound(site.label(row["p"]), links, int(row["n"].value) - len(links)))
+    return sorted(found, key=lambda i: i.label)
 
 
 def source_graphs(site: Site, iri: str) -> list[dict[str, str]]:
