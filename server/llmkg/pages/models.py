@@ -37,8 +37,8 @@ COLUMN_OF = {expand(short): column for column, short in PROPERTIES.items()}
 INHERITED = ("family", "developer", "active", "total", "context", "released", "licence", "input", "output", "status")
 #: Facets, in the order the page lists them.
 FACETS = ("kind", "family", "developer", "licence", "modalities", "open weights", "year")
-#: Types read from the default graph, where each is stated once (in every graph that states them, at 1M quads
-#: three times as many rows came back).
+#: Types read from the default graph, where each is stated once: read from every graph that states them,
+#: three times as many rows came back at 1M quads.
 INDEX_QUERY = f"""SELECT ?x ?kind ?p ?o WHERE {{
   VALUES ?kind {{ llmkg:Model llmkg:Checkpoint }}
   VALUES ?p {{ {" ".join(PROPERTIES.values())} }}
