@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -10,9 +11,11 @@ import pytest
 from typer.testing import CliRunner
 
 from llmkg import __version__
+from llmkg.app import create_app
 from llmkg.cli import app
-from llmkg.config import data_root
-from llmkg.kg.build import Dataset, data_files, load_dataset, nquads_bytes
+from llmkg.config import ServerSettings, data_root
+from llmkg.kg import describe
+from llmkg.kg.build import STORE_INFO, Dataset, data_files, load_dataset, memory_store, nquads_bytes, write_store
 from llmkg.namespaces import GRAPH, LLMKG, graph_iri
 
 from .conftest import REPO, make_root, value
@@ -85,6 +88,22 @@ def test_store_on_disk_opens_with_the_same_quads(tmp_path: Path, dataset: Datase
     assert result.exit_code == 0, result.output
     store = ox.Store.read_only(str(tmp_path / "store"))
     assert set(store) == set(dataset.quads)
+
+
+def test_the_build_records_the_statistics_a_server_would_count(tmp_path: Path, dataset: Dataset) -> None:
+    """VoID and the service description count triples per graph over the whole store: the build does it once,
+    and a server opening the store takes the record instead of counting again."""
+    write_store(dataset, tmp_path / "store")
+    recorded = describe.recorded_statistics(tmp_path / "store")
+    assert recorded == describe.statistics(memory_store(dataset))
+    record = json.loads((tmp_path / "store" / STORE_INFO).read_text())
+    record["statistics"]["examples"] = ["https://example.org/as-recorded"]  # what only the record says
+    (tmp_path / "store" / STORE_INFO).write_text(json.dumps(record))
+    app = create_app(store=tmp_path / "store", settings=ServerSettings(workers=1))
+    assert app.state.endpoint.statistics().examples == ("https://example.org/as-recorded",)
+    assert app.state.site.statistics == app.state.endpoint.statistics()
+    (tmp_path / "store" / STORE_INFO).write_text('{"version": "v", "graph_files": {}}')
+    assert describe.recorded_statistics(tmp_path / "store") is None  # an older record: counted when first asked
 
 
 def test_version_is_one_number_everywhere(dataset: Dataset) -> None:

@@ -21,7 +21,7 @@ from llmkg.api import sparql as sparql_routes
 from llmkg.api.http import RequestContext, install_error_handlers
 from llmkg.config import ServerSettings
 from llmkg.engine.endpoint import Endpoint
-from llmkg.kg import catalog
+from llmkg.kg import catalog, describe
 from llmkg.kg.build import Dataset, pin_store, read_store_info, unpin_store
 from llmkg.pages import routes as page_routes
 from llmkg.pages.data import PageSettings, Row, Runner, rows, triple_row
@@ -29,16 +29,23 @@ from llmkg.sparql.formats import N_TRIPLES, RESULTS_JSON
 from llmkg.sparql.store import Backend
 
 
-def create_app(*, store: Backend | Path, settings: ServerSettings | None = None, version: str | None = None) -> FastAPI:
+def create_app(
+    *,
+    store: Backend | Path,
+    settings: ServerSettings | None = None,
+    version: str | None = None,
+    statistics: describe.Statistics | None = None,
+) -> FastAPI:
     """The endpoint over ``store``: an in-memory store, the directory of one built by ``llmkg build --store``,
     or a :class:`~llmkg.sparql.remote.RemoteStore` (any SPARQL 1.1 engine, see sparql/store.py).
 
-    ``version`` is the data version (ETag); by default it is read from the store directory's build
-    record, or computed from the quads. Query workers start with the app's lifespan.
+    ``version`` is the data version (ETag), ``statistics`` what the descriptions count; by default both
+    are read from the store directory's build record, or computed from the quads. Query workers start
+    with the app's lifespan.
     """
     settings = settings or ServerSettings.from_env()
     pinned = pin_store(store) if isinstance(store, Path) else None  # later builds never reach this server
-    endpoint = _open(pinned or store, settings, version)
+    endpoint = _open(pinned or store, settings, version, statistics)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -58,7 +65,9 @@ def create_app(*, store: Backend | Path, settings: ServerSettings | None = None,
     site_store = cast(ox.Store, endpoint.store)
     api = (sparql_routes.router, saved_queries.router)
     runner = endpoint_runner(endpoint)
-    page_routes.install(app, site_store, settings=pages_settings, runner=runner, api=api, version=endpoint.version)
+    page_routes.install(
+        app, site_store, settings=pages_settings, runner=runner, api=api, version=endpoint.version, statistics=endpoint
+    )
     install_error_handlers(app)
     app.add_middleware(
         CORSMiddleware,
@@ -72,11 +81,16 @@ def create_app(*, store: Backend | Path, settings: ServerSettings | None = None,
     return app
 
 
-def _open(store: Backend | Path, settings: ServerSettings, version: str | None) -> Endpoint:
+def _open(
+    store: Backend | Path, settings: ServerSettings, version: str | None, statistics: describe.Statistics | None
+) -> Endpoint:
     if isinstance(store, Path):
         recorded, _ = read_store_info(store)
-        return Endpoint(ox.Store.read_only(str(store)), source=store, settings=settings, version=version or recorded)
-    return Endpoint(store, source=store, settings=settings, version=version or Dataset(quads=list(store)).version)
+        counted = statistics or describe.recorded_statistics(store)
+        read = ox.Store.read_only(str(store))
+        return Endpoint(read, source=store, settings=settings, version=version or recorded, statistics=counted)
+    version = version or Dataset(quads=list(store)).version
+    return Endpoint(store, source=store, settings=settings, version=version, statistics=statistics)
 
 
 def endpoint_runner(endpoint: Endpoint) -> Runner:

@@ -501,6 +501,7 @@ def _served_app(
     from llmkg.app import create_app
     from llmkg.config import ServerSettings
     from llmkg.kg.build import read_store_info
+    from llmkg.kg.describe import recorded_statistics
 
     settings = ServerSettings.from_env()
     settings = dataclasses.replace(
@@ -517,7 +518,8 @@ def _served_app(
         return create_app(store=store.resolve(), settings=settings)
     copy = ox.Store()
     copy.bulk_extend(ox.Store.read_only(str(store)))
-    return create_app(store=copy, settings=settings, version=read_store_info(store)[0])
+    statistics = recorded_statistics(store)
+    return create_app(store=copy, settings=settings, version=read_store_info(store)[0], statistics=statistics)
 
 
 @app.command("load")

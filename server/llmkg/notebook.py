@@ -30,7 +30,7 @@ import pyoxigraph as ox
 
 from llmkg.config import ServerSettings
 from llmkg.engine.endpoint import Endpoint
-from llmkg.kg import asof, catalog, names
+from llmkg.kg import asof, catalog, describe, names
 from llmkg.kg.audit import Reason, quads_about, why
 from llmkg.kg.build import load_dataset, memory_store, read_store_info
 from llmkg.namespaces import NUMERIC_TYPES, XSD, expand, shorten
@@ -214,7 +214,11 @@ def open(
     if store is not None:
         path = Path(store).resolve()
         endpoint = Endpoint(
-            ox.Store.read_only(str(path)), source=path, settings=settings, version=read_store_info(path)[0]
+            ox.Store.read_only(str(path)),
+            source=path,
+            settings=settings,
+            version=read_store_info(path)[0],
+            statistics=describe.recorded_statistics(path),
         )
     else:
         dataset = load_dataset(Path(root) if root is not None else None)

@@ -114,7 +114,16 @@ def content_type(media_type: str) -> str:
 class Endpoint:
     """The store, the worker pool that queries it, the cache, and what describes the data."""
 
-    def __init__(self, store: Backend, *, source: Backend | Path, settings: ServerSettings, version: str) -> None:
+    def __init__(
+        self,
+        store: Backend,
+        *,
+        source: Backend | Path,
+        settings: ServerSettings,
+        version: str,
+        statistics: describe.Statistics | None = None,
+    ) -> None:
+        """``statistics``: what the build recorded (describe.recorded_statistics), else counted on first use."""
         self.settings, self.version = settings, version
         #: What the server's own code (pages, saved queries, statistics, audit, VoID) reads: a remote
         #: engine is already another process; the embedded store is read only through the workers.
@@ -138,7 +147,7 @@ class Endpoint:
         )
         self._running: dict[str, asyncio.Future[Answer | None]] = {}  # answers being computed, by job key
         self._lock = threading.Lock()
-        self._stats: describe.Statistics | None = None
+        self._stats = statistics
         self._timeline: asof.Timeline | None = None  # read once, on the first as-of query
         self._context: bytes | None = None
         self._dump_dir: Path | None = None  # made on the first dump request

@@ -196,10 +196,19 @@ def write_store(dataset: Dataset, store_dir: Path) -> None:
         store.bulk_extend(dataset.quads)
         store.flush()
         store.optimize()
+        write_store_info(fresh, store, version=dataset.version, graph_files=dataset.graph_files)
         del store
-        info = {"version": dataset.version, "graph_files": dataset.graph_files}
-        _atomic_write(fresh / STORE_INFO, json.dumps(info, indent=1, sort_keys=True).encode())
         _swap_directory(fresh, store_dir)
+
+
+def write_store_info(store_dir: Path, store: ox.Store, *, version: str, graph_files: dict[str, str]) -> None:
+    """The build record beside a store: its data version, graph files and the statistics its descriptions
+    give (VoID, the service description), counted here once instead of by every server on its first request."""
+    from llmkg.kg import describe  # describe reads this module's dumps
+
+    statistics = describe.statistics(store)
+    info = {"version": version, "graph_files": graph_files, "statistics": describe.statistics_record(statistics)}
+    _atomic_write(store_dir / STORE_INFO, json.dumps(info, indent=1, sort_keys=True).encode())
 
 
 #: File that ``write_store`` puts beside the store's own files: data version and graph files.

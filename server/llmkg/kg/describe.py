@@ -7,14 +7,16 @@ serialised by pyoxigraph in whatever RDF format the client asked for.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pyoxigraph as ox
 
 from llmkg import __version__
-from llmkg.kg.build import DUMPS
+from llmkg.kg.build import DUMPS, STORE_INFO
 from llmkg.namespaces import (
     DCAT,
     DCTERMS,
@@ -75,6 +77,26 @@ def statistics(store: Backend) -> Statistics:
         sources=tuple(_column(store, "?x a llmkg:SourceDocument")),
         examples=tuple(_column(store, "?x a llmkg:Model")[:3]),
         vocabularies=tuple(sorted({ns for ns in PREFIXES.values() if any(t.startswith(ns) for t in used)} - {ID})),
+    )
+
+
+def statistics_record(found: Statistics) -> dict[str, Any]:
+    """``found`` as JSON, for the build record (kg.build.STORE_INFO)."""
+    return asdict(found)
+
+
+def recorded_statistics(store_dir: Path) -> Statistics | None:
+    """The statistics the build recorded beside the store, or None (a store made some other way)."""
+    path = store_dir / STORE_INFO
+    info = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    found = info.get("statistics")
+    if not isinstance(found, dict):
+        return None
+    return Statistics(
+        graph_triples={str(g): int(n) for g, n in found["graph_triples"].items()},
+        sources=tuple(found["sources"]),
+        examples=tuple(found["examples"]),
+        vocabularies=tuple(found["vocabularies"]),
     )
 
 

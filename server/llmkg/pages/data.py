@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import pyoxigraph as ox
 from starlette.responses import Response
@@ -79,13 +79,25 @@ def find_node_modules(override: str | None = None) -> Path | None:
     return found[0] if found else None
 
 
+class HasStatistics(Protocol):
+    """What holds the data's statistics (the endpoint), so the pages do not count them a second time."""
+
+    def statistics(self) -> describe.Statistics: ...
+
+
 class Site:
     """The store and what the pages need from it, computed once on first use."""
 
     def __init__(
-        self, store: ox.Store, *, settings: PageSettings, runner: Runner | None = None, version: str | None = None
+        self,
+        store: ox.Store,
+        *,
+        settings: PageSettings,
+        runner: Runner | None = None,
+        version: str | None = None,
+        statistics: HasStatistics | None = None,
     ) -> None:
-        self.store, self.settings = store, settings
+        self.store, self.settings, self._counted = store, settings, statistics
         self.runner = runner or self._run_here
         if version is not None:  # the endpoint's, from the build record: hashing the store reads all of it
             self.version = version
@@ -124,8 +136,9 @@ class Site:
 
     @cached_property
     def statistics(self) -> describe.Statistics:
-        """Triples per graph, sources, vocabularies: what the VoID page shows."""
-        return describe.statistics(self.store)
+        """Triples per graph, sources, vocabularies: what the VoID page shows (the endpoint's, when given:
+        the build recorded them, or the endpoint counts them once for both faces)."""
+        return self._counted.statistics() if self._counted is not None else describe.statistics(self.store)
 
     @cached_property
     def _meta_quads(self) -> list[ox.Quad]:
