@@ -31,11 +31,12 @@ def shipped(dataset: Dataset) -> ox.Store:
 
 @pytest.fixture(scope="module")
 def seeded(tmp_path_factory: pytest.TempPathFactory) -> ox.Store:
-    """The shipped data with tests/fixtures/findings/seeded.ttl, built by the build itself."""
+    """The shipped data with the files of tests/fixtures/findings/, built by the build itself."""
     root = tmp_path_factory.mktemp("seeded")
     for folder in ("ontology", "shapes", "triples", "queries"):
         shutil.copytree(REPO / folder, root / folder)
-    shutil.copy(FIXTURES / "findings" / "seeded.ttl", root / "triples" / "seeded.ttl")
+    for fixture in (FIXTURES / "findings").glob("*.ttl"):
+        shutil.copy(fixture, root / "triples" / fixture.name)
     return memory_store(load_dataset(root))
 
 

@@ -21,16 +21,19 @@ import pyoxigraph as ox
 
 from llmkg.kg.provenance import GraphInfo, Key, graph_infos, statements_by_key
 from llmkg.namespaces import (
+    DCTERMS,
     DEFAULT_GRAPH,
     FINDINGS_GRAPH,
     GENID,
     ID,
     LLMKG,
     PREFERRED_GRAPH,
+    PROV,
     RDF,
     RDF_TYPE,
     RDFS,
     SKOS,
+    XSD,
 )
 
 Term = ox.NamedNode | ox.BlankNode | ox.Literal | ox.Triple
@@ -49,10 +52,27 @@ RESULT_SETTING = tuple(
     for p in ("shots", "chainOfThought", "toolUse", "setting", "scoringVariant", "inEvaluationRun", "hazardScope")
 )
 #: The classes of the finding nodes, one per question.
-CONFLICT, SECONDARY_ONLY, DUPLICATE, UNDESCRIBED = (
-    LLMKG + c for c in ("ConflictingFact", "SecondaryOnlyStatement", "DuplicateResultPair", "UndescribedReference")
+CONFLICT, SECONDARY_ONLY, DUPLICATE, UNDESCRIBED, UNSOURCED, GAP, TALLY = (
+    LLMKG + c
+    for c in (
+        "ConflictingFact",
+        "SecondaryOnlyStatement",
+        "DuplicateResultPair",
+        "UndescribedReference",
+        "UnsourcedScore",
+        "ProvenanceGap",
+        "EvaluationTally",
+    )
 )
 SUBJECT, PREDICATE, OBJECT = RDF + "subject", RDF + "predicate", RDF + "object"
+#: What a source document needs to be cited: a version or a date.
+DATED_BY = (LLMKG + "version", DCTERMS + "issued", DCTERMS + "modified")
+#: The graph and document properties the provenance checks read from graph/default (rdf:type only for these classes).
+RECORD_PROPERTIES = frozenset(
+    {PROV + "wasDerivedFrom", LLMKG + "locator", DCTERMS + "identifier", LLMKG + "retrievedOn", *DATED_BY}
+)
+RECORD_CLASSES = frozenset(LLMKG + c for c in ("FactGraph", "CuratedGraph", "DerivedGraph", "SourceDocument"))
+Described = dict[str, dict[str, set[str]]]
 
 
 def conflicting_facts(grouped: dict[Key, dict[str, set[ox.Quad]]], infos: dict[str, GraphInfo]) -> set[Key]:
@@ -129,6 +149,92 @@ def duplicate_results(quads: Iterable[ox.Quad]) -> set[tuple[ox.NamedNode, ox.Na
     return pairs
 
 
+def described(quads: Iterable[ox.Quad]) -> Described:
+    """What graph/default says of graphs and source documents: the record properties and classes."""
+    found: Described = defaultdict(lambda: defaultdict(set))
+    for q in quads:
+        p = q.predicate.value
+        if q.graph_name.value == DEFAULT_GRAPH and (  # type: ignore[union-attr]
+            p in RECORD_PROPERTIES or (p == RDF_TYPE and q.object.value in RECORD_CLASSES)  # type: ignore[union-attr]
+        ):
+            found[q.subject.value][p].add(q.object.value)  # type: ignore[union-attr]
+    return found
+
+
+def provenance_gaps(quads: Iterable[ox.Quad], records: Described) -> set[tuple[ox.NamedNode, str]]:
+    """(graph, what it lacks) for each graph loaded from a file, neither curated nor derived, whose
+    provenance is incomplete: see queries/examples/046-graphs-without-provenance.rq for the rule."""
+    loaded = {q.graph_name for q in quads if q.subject == q.graph_name and q.predicate.value == LLMKG + "sourceFile"}
+    gaps: set[tuple[ox.NamedNode, str]] = set()
+    for graph in loaded:
+        record = records.get(graph.value, {})  # type: ignore[union-attr]
+        kinds, documents = record.get(RDF_TYPE, set()), record.get(PROV + "wasDerivedFrom", set())
+        if kinds & {LLMKG + "CuratedGraph", LLMKG + "DerivedGraph"}:
+            continue
+        docs = [records.get(d, {}) for d in documents]
+        lacks = {
+            "llmkg:FactGraph type": LLMKG + "FactGraph" not in kinds,
+            "a source document (prov:wasDerivedFrom)": not any(
+                LLMKG + "SourceDocument" in d.get(RDF_TYPE, ()) for d in docs
+            ),
+            "exactly one source document": len(documents) > 1,
+            "document identifier": any(not d.get(DCTERMS + "identifier") for d in docs),
+            "document version or date": any(not any(d.get(p) for p in DATED_BY) for d in docs),
+            "retrieval date": any(not d.get(LLMKG + "retrievedOn") for d in docs),
+            "locator": not record.get(LLMKG + "locator"),
+        }
+        gaps.update((graph, missing) for missing, lacking in lacks.items() if lacking)  # type: ignore[misc]
+    return gaps
+
+
+def unsourced_scores(quads: Iterable[ox.Quad], records: Described) -> set[Statement]:
+    """Result values stated in a named graph that is neither derived nor a fact graph of a dated document."""
+    found: set[Statement] = set()
+    for q in quads:
+        if q.predicate.value != LLMKG + "value" or not isinstance(q.graph_name, ox.NamedNode):
+            continue
+        record = records.get(q.graph_name.value, {})
+        kinds = record.get(RDF_TYPE, set())
+        if LLMKG + "DerivedGraph" in kinds:
+            continue
+        dated = any(any(records.get(d, {}).get(p) for p in DATED_BY) for d in record.get(PROV + "wasDerivedFrom", ()))
+        if not (LLMKG + "FactGraph" in kinds and dated):
+            found.add((q.subject, q.predicate, q.object))  # type: ignore[arg-type]
+    return found
+
+
+Tally = tuple[ox.NamedNode | None, ox.NamedNode | None, ox.NamedNode | None]
+#: The properties naming what a tally counts by: evaluator, developer, party.
+TALLY_BY = tuple(LLMKG + p for p in ("tallyEvaluatedBy", "tallyDeveloper", "tallyParty"))
+
+
+def evaluation_tallies(quads: Iterable[ox.Quad]) -> dict[Tally, tuple[int, int]]:
+    """Results and evaluated models counted by (evaluator, developer of the evaluated model or of its
+    checkpoint's model, party), from graph/preferred; None where a result or model states none."""
+    wanted = {LLMKG + p for p in ("evaluatedModel", "evaluatedBy", "party", "developer", "checkpointOf")}
+    props: dict[ox.NamedNode, dict[str, list[ox.NamedNode]]] = defaultdict(lambda: defaultdict(list))
+    for q in quads:
+        if q.predicate.value in wanted and q.graph_name.value == PREFERRED_GRAPH:  # type: ignore[union-attr]
+            props[q.subject][q.predicate.value].append(q.object)  # type: ignore[index,arg-type]
+    counted: dict[Tally, tuple[set[ox.NamedNode], set[ox.NamedNode]]] = defaultdict(lambda: (set(), set()))
+    for result, held in list(props.items()):
+        for evaluated in held.get(LLMKG + "evaluatedModel", ()):
+            models = [evaluated, *props.get(evaluated, {}).get(LLMKG + "checkpointOf", ())]
+            developers = [d for m in models for d in props.get(m, {}).get(LLMKG + "developer", ())]
+            for key in product(
+                _or_none(held.get(LLMKG + "evaluatedBy")), _or_none(developers), _or_none(held.get(LLMKG + "party"))
+            ):
+                results, evaluated_models = counted[key]
+                results.add(result)
+                evaluated_models.add(evaluated)
+    return {key: (len(results), len(models)) for key, (results, models) in counted.items()}
+
+
+def _or_none(terms: list[ox.NamedNode] | None) -> list[ox.NamedNode | None]:
+    """An OPTIONAL's bindings: the terms found, or one unbound row."""
+    return list(terms) if terms else [None]
+
+
 def findings_quads(quads: list[ox.Quad]) -> list[ox.Quad]:
     """graph/findings, and its record in graph/default; ``quads`` must already hold both derived graphs
     of :func:`provenance.derived_quads`, which the duplicate and reference findings read."""
@@ -148,7 +254,20 @@ def findings_quads(quads: list[ox.Quad]) -> list[ox.Quad]:
         out.extend(_finding(UNDESCRIBED, {SUBJECT: subject, PREDICATE: prop, OBJECT: value}))
     for first, second in duplicate_results(quads):
         out.extend(_finding(DUPLICATE, {SUBJECT: first, OBJECT: second}))
+    records = described(quads)
+    for lacking_graph, missing in provenance_gaps(quads, records):
+        out.extend(_finding(GAP, {SUBJECT: lacking_graph, LLMKG + "lacks": ox.Literal(missing)}))
+    for subject, prop, value in unsourced_scores(quads, records):
+        out.extend(_finding(UNSOURCED, {SUBJECT: subject, PREDICATE: prop, OBJECT: value}))
+    for (evaluator, developer, party), (results, models) in evaluation_tallies(quads).items():
+        terms: dict[str, Term] = {p: t for p, t in zip(TALLY_BY, (evaluator, developer, party), strict=True) if t}
+        counts = {LLMKG + "resultCount": _integer(results), LLMKG + "evaluatedModelCount": _integer(models)}
+        out.extend(_finding(TALLY, {**terms, **counts}))
     return out
+
+
+def _integer(n: int) -> ox.Literal:
+    return ox.Literal(str(n), datatype=ox.NamedNode(XSD + "integer"))
 
 
 _SOURCE_FILE, _FILE = ox.NamedNode(LLMKG + "sourceFile"), ox.Literal("server/llmkg/kg/findings.py")
