@@ -49,9 +49,11 @@ def answer(result: ox.QuerySolutions | ox.QueryBoolean | ox.QueryTriples) -> Ans
 
 
 def both(path: Path, store: ox.Store) -> tuple[Answer, Answer]:
-    """(the saved query's answer, the live query's), each over the served dataset."""
+    """(the saved query's answer, the live query's), each over the served dataset, with the saved
+    query's example parameters."""
     saved = catalog.find(path.stem)
-    live = store.query(path.read_text(encoding="utf-8"), default_graph=ox.NamedNode(DEFAULT_GRAPH))
+    terms = catalog.bind(saved, {p.name: p.example for p in saved.params})
+    live = store.query(path.read_text(encoding="utf-8"), substitutions=terms, default_graph=ox.NamedNode(DEFAULT_GRAPH))
     return answer(catalog.run(saved, store)), answer(live)
 
 

@@ -52,7 +52,7 @@ RESULT_SETTING = tuple(
     for p in ("shots", "chainOfThought", "toolUse", "setting", "scoringVariant", "inEvaluationRun", "hazardScope")
 )
 #: The classes of the finding nodes, one per question.
-CONFLICT, SECONDARY_ONLY, DUPLICATE, UNDESCRIBED, UNSOURCED, GAP, TALLY = (
+CONFLICT, SECONDARY_ONLY, DUPLICATE, UNDESCRIBED, UNSOURCED, GAP, TALLY, NAME, SOURCE_TALLY = (
     LLMKG + c
     for c in (
         "ConflictingFact",
@@ -62,6 +62,8 @@ CONFLICT, SECONDARY_ONLY, DUPLICATE, UNDESCRIBED, UNSOURCED, GAP, TALLY = (
         "UnsourcedScore",
         "ProvenanceGap",
         "EvaluationTally",
+        "EntityName",
+        "SourceTally",
     )
 )
 SUBJECT, PREDICATE, OBJECT = RDF + "subject", RDF + "predicate", RDF + "object"
@@ -71,7 +73,11 @@ DATED_BY = (LLMKG + "version", DCTERMS + "issued", DCTERMS + "modified")
 RECORD_PROPERTIES = frozenset(
     {PROV + "wasDerivedFrom", LLMKG + "locator", DCTERMS + "identifier", LLMKG + "retrievedOn", *DATED_BY}
 )
-RECORD_CLASSES = frozenset(LLMKG + c for c in ("FactGraph", "CuratedGraph", "DerivedGraph", "SourceDocument"))
+RECORD_CLASSES = frozenset(
+    LLMKG + c for c in ("FactGraph", "CuratedGraph", "DerivedGraph", "SourceDocument", "EvaluationResult")
+)
+#: The properties that give an entity a name a source may use (037 resolves names to entities by them).
+NAMING = frozenset({RDFS + "label", SKOS + "altLabel", LLMKG + "labelInSource"})
 Described = dict[str, dict[str, set[str]]]
 
 
@@ -230,6 +236,40 @@ def evaluation_tallies(quads: Iterable[ox.Quad]) -> dict[Tally, tuple[int, int]]
     return {key: (len(results), len(models)) for key, (results, models) in counted.items()}
 
 
+def entity_names(quads: Iterable[ox.Quad], records: Described) -> set[tuple[ox.NamedNode, str]]:
+    """(entity, name in lower case) for every name a graph not derived gives an entity other than a result:
+    what a case-insensitive lookup of a name scans, rather than every label of the graph."""
+    found: set[tuple[ox.NamedNode, str]] = set()
+    for q in quads:
+        if q.predicate.value not in NAMING or not isinstance(q.graph_name, ox.NamedNode):
+            continue
+        if LLMKG + "DerivedGraph" in records.get(q.graph_name.value, {}).get(RDF_TYPE, ()):
+            continue
+        if LLMKG + "EvaluationResult" not in records.get(q.subject.value, {}).get(RDF_TYPE, ()):  # type: ignore[union-attr]
+            found.add((q.subject, q.object.value.lower()))  # type: ignore[arg-type,union-attr]
+    return found
+
+
+def source_tallies(quads: Iterable[ox.Quad]) -> dict[ox.NamedNode, tuple[int, int]]:
+    """For each source document, the fact graphs derived from it and the statements they make (their
+    own record left out), as each fact graph's record in the graph itself says."""
+    statements: dict[ox.NamedNode, int] = defaultdict(int)
+    fact_graphs: set[ox.NamedNode] = set()
+    sources: dict[ox.NamedNode, set[ox.NamedNode]] = defaultdict(set)
+    for q in quads:
+        if q.subject != q.graph_name:
+            statements[q.graph_name] += 1  # type: ignore[index]
+        elif q.predicate.value == RDF_TYPE and q.object.value == LLMKG + "FactGraph":  # type: ignore[union-attr]
+            fact_graphs.add(q.graph_name)  # type: ignore[arg-type]
+        elif q.predicate.value == PROV + "wasDerivedFrom":
+            sources[q.graph_name].add(q.object)  # type: ignore[index,arg-type]
+    by_source: dict[ox.NamedNode, list[ox.NamedNode]] = defaultdict(list)
+    for graph in fact_graphs:
+        for source in sources.get(graph, ()) if statements[graph] else ():  # a graph stating nothing counts not
+            by_source[source].append(graph)
+    return {source: (len(graphs), sum(statements[g] for g in graphs)) for source, graphs in by_source.items()}
+
+
 def _or_none(terms: list[ox.NamedNode] | None) -> list[ox.NamedNode | None]:
     """An OPTIONAL's bindings: the terms found, or one unbound row."""
     return list(terms) if terms else [None]
@@ -263,6 +303,11 @@ def findings_quads(quads: list[ox.Quad]) -> list[ox.Quad]:
         terms: dict[str, Term] = {p: t for p, t in zip(TALLY_BY, (evaluator, developer, party), strict=True) if t}
         counts = {LLMKG + "resultCount": _integer(results), LLMKG + "evaluatedModelCount": _integer(models)}
         out.extend(_finding(TALLY, {**terms, **counts}))
+    for source, (graphs, statements) in source_tallies(quads).items():
+        counts = {LLMKG + "factGraphCount": _integer(graphs), LLMKG + "statementCount": _integer(statements)}
+        out.extend(_finding(SOURCE_TALLY, {SUBJECT: source, **counts}))
+    for entity, name in entity_names(quads, records):
+        out.extend(_finding(NAME, {SUBJECT: entity, LLMKG + "nameKey": ox.Literal(name)}))
     return out
 
 
