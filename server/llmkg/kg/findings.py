@@ -236,17 +236,19 @@ def evaluation_tallies(quads: Iterable[ox.Quad]) -> dict[Tally, tuple[int, int]]
     return {key: (len(results), len(models)) for key, (results, models) in counted.items()}
 
 
-def entity_names(quads: Iterable[ox.Quad], records: Described) -> set[tuple[ox.NamedNode, str]]:
-    """(entity, name in lower case) for every name a graph not derived gives an entity other than a result:
-    what a case-insensitive lookup of a name scans, rather than every label of the graph."""
-    found: set[tuple[ox.NamedNode, str]] = set()
+def entity_names(
+    quads: Iterable[ox.Quad], records: Described
+) -> set[tuple[ox.NamedNode, ox.NamedNode, ox.NamedNode, str]]:
+    """(entity, naming property, graph, name in lower case) for every name a graph not derived gives an
+    entity other than a result: what a case-insensitive lookup of a name scans, not every label."""
+    found: set[tuple[ox.NamedNode, ox.NamedNode, ox.NamedNode, str]] = set()
     for q in quads:
         if q.predicate.value not in NAMING or not isinstance(q.graph_name, ox.NamedNode):
             continue
         if LLMKG + "DerivedGraph" in records.get(q.graph_name.value, {}).get(RDF_TYPE, ()):
             continue
         if LLMKG + "EvaluationResult" not in records.get(q.subject.value, {}).get(RDF_TYPE, ()):  # type: ignore[union-attr]
-            found.add((q.subject, q.object.value.lower()))  # type: ignore[arg-type,union-attr]
+            found.add((q.subject, q.predicate, q.graph_name, q.object.value.lower()))  # type: ignore[arg-type,union-attr]
     return found
 
 
@@ -306,8 +308,9 @@ def findings_quads(quads: list[ox.Quad]) -> list[ox.Quad]:
     for source, (graphs, statements) in source_tallies(quads).items():
         counts = {LLMKG + "factGraphCount": _integer(graphs), LLMKG + "statementCount": _integer(statements)}
         out.extend(_finding(SOURCE_TALLY, {SUBJECT: source, **counts}))
-    for entity, name in entity_names(quads, records):
-        out.extend(_finding(NAME, {SUBJECT: entity, LLMKG + "nameKey": ox.Literal(name)}))
+    for entity, prop, named_in, name in entity_names(quads, records):
+        terms = {SUBJECT: entity, PREDICATE: prop, LLMKG + "recordedIn": named_in, LLMKG + "nameKey": ox.Literal(name)}
+        out.extend(_finding(NAME, terms))
     return out
 
 
