@@ -52,7 +52,7 @@ RESULT_SETTING = tuple(
     for p in ("shots", "chainOfThought", "toolUse", "setting", "scoringVariant", "inEvaluationRun", "hazardScope")
 )
 #: The classes of the finding nodes, one per question.
-CONFLICT, SECONDARY_ONLY, DUPLICATE, UNDESCRIBED, UNSOURCED, GAP, TALLY, NAME, SOURCE_TALLY = (
+CONFLICT, SECONDARY_ONLY, DUPLICATE, UNDESCRIBED, UNSOURCED, GAP, TALLY, NAME, SOURCE_TALLY, COVERAGE = (
     LLMKG + c
     for c in (
         "ConflictingFact",
@@ -64,6 +64,7 @@ CONFLICT, SECONDARY_ONLY, DUPLICATE, UNDESCRIBED, UNSOURCED, GAP, TALLY, NAME, S
         "EvaluationTally",
         "EntityName",
         "SourceTally",
+        "CoverageGap",
     )
 )
 SUBJECT, PREDICATE, OBJECT = RDF + "subject", RDF + "predicate", RDF + "object"
@@ -79,6 +80,24 @@ RECORD_CLASSES = frozenset(
 #: The properties that give an entity a name a source may use (037 resolves names to entities by them).
 NAMING = frozenset({RDFS + "label", SKOS + "altLabel", LLMKG + "labelInSource"})
 Described = dict[str, dict[str, set[str]]]
+#: What each kind of entity is expected to state (048): class -> properties, and the property that
+#: makes an entity of the class count (a family's model, a suite's task; comparison models are skipped).
+COVERAGE_EXPECTED: dict[str, tuple[str, ...]] = {
+    LLMKG + "Model": (
+        RDFS + "label",
+        LLMKG + "totalParameters",
+        LLMKG + "architectureType",
+        LLMKG + "contextLength",
+        LLMKG + "knowledgeCutoff",
+        DCTERMS + "license",
+        DCTERMS + "issued",
+    ),
+    LLMKG + "Checkpoint": (RDFS + "label", LLMKG + "tuning", LLMKG + "huggingFaceRepository"),
+    LLMKG + "Metric": (RDFS + "label", LLMKG + "higherIsBetter"),
+    LLMKG + "BenchmarkTask": (RDFS + "label", LLMKG + "metric", LLMKG + "baselineScore"),
+    LLMKG + "TrainingStage": (LLMKG + "stageKind", LLMKG + "stageOrder"),
+}
+COVERAGE_COUNTS_IF = {LLMKG + "Model": LLMKG + "inFamily", LLMKG + "BenchmarkTask": LLMKG + "taskOf"}
 
 
 def conflicting_facts(grouped: dict[Key, dict[str, set[ox.Quad]]], infos: dict[str, GraphInfo]) -> set[Key]:
@@ -272,6 +291,28 @@ def source_tallies(quads: Iterable[ox.Quad]) -> dict[ox.NamedNode, tuple[int, in
     return {source: (len(graphs), sum(statements[g] for g in graphs)) for source, graphs in by_source.items()}
 
 
+def coverage_gaps(quads: Iterable[ox.Quad]) -> set[tuple[ox.NamedNode, ox.NamedNode, str]]:
+    """(class, entity, property) for each entity of graph/default that lacks a property COVERAGE_EXPECTED
+    expects of its class there."""
+    wanted = {p for props in COVERAGE_EXPECTED.values() for p in props} | set(COVERAGE_COUNTS_IF.values())
+    members: dict[str, set[ox.NamedNode]] = defaultdict(set)
+    stated: dict[ox.NamedNode, set[str]] = defaultdict(set)
+    for q in quads:
+        if q.graph_name.value != DEFAULT_GRAPH:  # type: ignore[union-attr]
+            continue
+        if q.predicate.value == RDF_TYPE and q.object.value in COVERAGE_EXPECTED:  # type: ignore[union-attr]
+            members[q.object.value].add(q.subject)  # type: ignore[union-attr,arg-type]
+        if q.predicate.value in wanted:
+            stated[q.subject].add(q.predicate.value)  # type: ignore[index]
+    gaps: set[tuple[ox.NamedNode, ox.NamedNode, str]] = set()
+    for kind, props in COVERAGE_EXPECTED.items():
+        for entity in members[kind]:
+            held = stated.get(entity, set())
+            if kind not in COVERAGE_COUNTS_IF or COVERAGE_COUNTS_IF[kind] in held:
+                gaps.update((ox.NamedNode(kind), entity, p) for p in props if p not in held)
+    return gaps
+
+
 def _or_none(terms: list[ox.NamedNode] | None) -> list[ox.NamedNode | None]:
     """An OPTIONAL's bindings: the terms found, or one unbound row."""
     return list(terms) if terms else [None]
@@ -308,6 +349,9 @@ def findings_quads(quads: list[ox.Quad]) -> list[ox.Quad]:
     for source, (graphs, statements) in source_tallies(quads).items():
         counts = {LLMKG + "factGraphCount": _integer(graphs), LLMKG + "statementCount": _integer(statements)}
         out.extend(_finding(SOURCE_TALLY, {SUBJECT: source, **counts}))
+    for kind, entity, expected in coverage_gaps(quads):
+        terms = {SUBJECT: entity, PREDICATE: ox.NamedNode(expected), LLMKG + "expectedOf": kind}
+        out.extend(_finding(COVERAGE, terms))
     for entity, prop, named_in, name in entity_names(quads, records):
         terms = {SUBJECT: entity, PREDICATE: prop, LLMKG + "recordedIn": named_in, LLMKG + "nameKey": ox.Literal(name)}
         out.extend(_finding(NAME, terms))
