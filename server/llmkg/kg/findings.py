@@ -2,12 +2,14 @@
 
 Some questions range over every statement of the graph: on which facts do sources disagree, which
 facts only secondary sources state, which results look minted twice, which entities are referenced
-but never described. Asked in SPARQL they take seconds on a large graph, yet their answer changes
-only when the data does. So the build answers each one here, from the same quads and with the rules
-of :mod:`llmkg.kg.provenance`, and records every finding as one node of graph/findings that names the
-statement concerned (``rdf:subject``, ``rdf:predicate``, ``rdf:object``). A saved query starts from
-those few nodes and joins them back to the graphs that state them. Each question's whole-graph query
-stays in ``queries/live/``, and the test suite checks both give the same answer on the shipped graph.
+but never described, which graphs or scores lack provenance, who evaluated whom, which entity bears a
+name. Asked in SPARQL they take seconds on a large graph, yet their answer changes only when the data
+does. So the build answers each one here, from the same quads and with the rules of
+:mod:`llmkg.kg.provenance`, and records every finding as one node of graph/findings that names the
+statement concerned (``rdf:subject``, ``rdf:predicate``, ``rdf:object``), or one row of a tally. A
+saved query starts from those few nodes and joins them back to the graphs that state them. Each
+question's whole-graph query stays in ``queries/live/``, and tests/test_findings.py checks both give
+the same answer.
 """
 
 from __future__ import annotations
@@ -320,42 +322,52 @@ def _or_none(terms: list[ox.NamedNode] | None) -> list[ox.NamedNode | None]:
 
 def findings_quads(quads: list[ox.Quad]) -> list[ox.Quad]:
     """graph/findings, and its record in graph/default; ``quads`` must already hold both derived graphs
-    of :func:`provenance.derived_quads`, which the duplicate and reference findings read."""
-    infos = graph_infos(quads)
-    grouped = statements_by_key(quads, infos)
+    of :func:`provenance.derived_quads`, which several findings read."""
     graph, kind = ox.NamedNode(FINDINGS_GRAPH), ox.NamedNode(LLMKG + "DerivedGraph")
     out = [
         q
         for g in (graph, ox.NamedNode(DEFAULT_GRAPH))
         for q in (ox.Quad(graph, ox.NamedNode(RDF_TYPE), kind, g), ox.Quad(graph, _SOURCE_FILE, _FILE, g))
     ]
-    for subject, prop in single_valued(conflicting_facts(grouped, infos), quads):
-        out.extend(_finding(CONFLICT, {SUBJECT: subject, PREDICATE: prop}))
-    for subject, prop, value in secondary_only(grouped, infos):
-        out.extend(_finding(SECONDARY_ONLY, {SUBJECT: subject, PREDICATE: prop, OBJECT: value}))
-    for subject, prop, value in undescribed_references(quads):
-        out.extend(_finding(UNDESCRIBED, {SUBJECT: subject, PREDICATE: prop, OBJECT: value}))
-    for first, second in duplicate_results(quads):
-        out.extend(_finding(DUPLICATE, {SUBJECT: first, OBJECT: second}))
     records = described(quads)
-    for lacking_graph, missing in provenance_gaps(quads, records):
-        out.extend(_finding(GAP, {SUBJECT: lacking_graph, LLMKG + "lacks": ox.Literal(missing)}))
+    for found, terms in [*_about_statements(quads, records), *_about_entities(quads, records)]:
+        out.extend(_finding(found, terms))
+    return out
+
+
+def _about_statements(quads: list[ox.Quad], records: Described) -> Iterator[tuple[str, dict[str, Term]]]:
+    """The findings that name one statement, or one subject and property: each kind with its terms."""
+    infos = graph_infos(quads)
+    grouped = statements_by_key(quads, infos)
+    for subject, prop in single_valued(conflicting_facts(grouped, infos), quads):
+        yield CONFLICT, {SUBJECT: subject, PREDICATE: prop}
+    for subject, prop, value in secondary_only(grouped, infos):
+        yield SECONDARY_ONLY, {SUBJECT: subject, PREDICATE: prop, OBJECT: value}
+    for subject, prop, value in undescribed_references(quads):
+        yield UNDESCRIBED, {SUBJECT: subject, PREDICATE: prop, OBJECT: value}
     for subject, prop, value in unsourced_scores(quads, records):
-        out.extend(_finding(UNSOURCED, {SUBJECT: subject, PREDICATE: prop, OBJECT: value}))
+        yield UNSOURCED, {SUBJECT: subject, PREDICATE: prop, OBJECT: value}
+    for entity, prop, named_in, name in entity_names(quads, records):
+        yield (
+            NAME,
+            {SUBJECT: entity, PREDICATE: prop, LLMKG + "recordedIn": named_in, LLMKG + "nameKey": ox.Literal(name)},
+        )
+
+
+def _about_entities(quads: list[ox.Quad], records: Described) -> Iterator[tuple[str, dict[str, Term]]]:
+    """The findings about results, graphs, documents and entities, and the tallies: each kind with its terms."""
+    for first, second in duplicate_results(quads):
+        yield DUPLICATE, {SUBJECT: first, OBJECT: second}
+    for lacking_graph, missing in provenance_gaps(quads, records):
+        yield GAP, {SUBJECT: lacking_graph, LLMKG + "lacks": ox.Literal(missing)}
+    for kind, entity, expected in coverage_gaps(quads):
+        yield COVERAGE, {SUBJECT: entity, PREDICATE: ox.NamedNode(expected), LLMKG + "expectedOf": kind}
     for (evaluator, developer, party), (results, models) in evaluation_tallies(quads).items():
-        terms: dict[str, Term] = {p: t for p, t in zip(TALLY_BY, (evaluator, developer, party), strict=True) if t}
-        counts = {LLMKG + "resultCount": _integer(results), LLMKG + "evaluatedModelCount": _integer(models)}
-        out.extend(_finding(TALLY, {**terms, **counts}))
+        by: dict[str, Term] = {p: t for p, t in zip(TALLY_BY, (evaluator, developer, party), strict=True) if t}
+        yield TALLY, {**by, LLMKG + "resultCount": _integer(results), LLMKG + "evaluatedModelCount": _integer(models)}
     for source, (graphs, statements) in source_tallies(quads).items():
         counts = {LLMKG + "factGraphCount": _integer(graphs), LLMKG + "statementCount": _integer(statements)}
-        out.extend(_finding(SOURCE_TALLY, {SUBJECT: source, **counts}))
-    for kind, entity, expected in coverage_gaps(quads):
-        terms = {SUBJECT: entity, PREDICATE: ox.NamedNode(expected), LLMKG + "expectedOf": kind}
-        out.extend(_finding(COVERAGE, terms))
-    for entity, prop, named_in, name in entity_names(quads, records):
-        terms = {SUBJECT: entity, PREDICATE: prop, LLMKG + "recordedIn": named_in, LLMKG + "nameKey": ox.Literal(name)}
-        out.extend(_finding(NAME, terms))
-    return out
+        yield SOURCE_TALLY, {SUBJECT: source, **counts}
 
 
 def _integer(n: int) -> ox.Literal:
