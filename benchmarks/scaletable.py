@@ -22,13 +22,14 @@ def _size(n: int) -> str:
 
 def load_table(results: list[dict[str, Any]]) -> list[str]:
     rows = [
-        "| quads | load, in memory | load, on disk | store on disk | peak memory | SHACL |",
-        "|---|---|---|---|---|---|",
+        "| quads | build's findings | load, in memory | load, on disk | store on disk | peak memory | SHACL |",
+        "|---|---|---|---|---|---|---|",
     ]
     for r in results:
         shacl = f"{r['shacl_s']:.0f} s, {r['shacl_violations']} violations" if "shacl_s" in r else "-"
+        found = f"{r['findings_s']:.1f} s ({r['findings_quads']:,} quads)" if "findings_s" in r else "-"
         rows.append(
-            f"| {r['quads']:,} | {r['quads'] / r['memory_load_s']:,.0f} /s ({r['memory_load_s']:.1f} s) "
+            f"| {r['quads']:,} | {found} | {r['quads'] / r['memory_load_s']:,.0f} /s ({r['memory_load_s']:.1f} s) "
             f"| {r['quads'] / r['disk_load_s']:,.0f} /s ({r['disk_load_s']:.1f} s) | {_mb(r['store_bytes'])} "
             f"| {r['peak_rss_mb']:,} MB | {shacl} |"
         )

@@ -20,12 +20,14 @@ from __future__ import annotations
 import argparse
 import random
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pyoxigraph as ox
 
 from llmkg.kg.build import Dataset, load_dataset
+from llmkg.kg.findings import findings_quads
 from llmkg.kg.provenance import default_quads
 from llmkg.namespaces import DEFAULT_GRAPH, GRAPH, ID, LLMKG, PREFERRED_GRAPH
 
@@ -269,6 +271,7 @@ def dataset(families: int, *, seed: int = 0, start: int = 0) -> Dataset:
     if start:
         data += "".join(lines(0, seed=seed))
     quads = vocabulary(shipped) + list(ox.parse(data, format=ox.RdfFormat.N_QUADS))
+    quads += findings_quads(quads)
     files = {g: f for g, f in shipped.graph_files.items() if f.startswith(VOCABULARY[:2])}
     for q in quads:
         if q.predicate.value == LLMKG + "sourceFile" and str(q.object.value).startswith("triples/"):
@@ -277,7 +280,13 @@ def dataset(families: int, *, seed: int = 0, start: int = 0) -> Dataset:
 
 
 def write(path: Path, triples: int, *, seed: int = 0) -> int:
-    """Write about ``triples`` quads (synthetic data plus vocabulary) to ``path`` as N-Quads; return the count."""
+    """Write about ``triples`` quads (synthetic data plus vocabulary) to ``path`` as N-Quads, then the
+    build's findings over them (:func:`add_findings`); return the count."""
+    return write_data(path, triples, seed=seed) + add_findings(path)[0]
+
+
+def write_data(path: Path, triples: int, *, seed: int = 0) -> int:
+    """:func:`write` without the findings (``scale.py`` times them apart); return the count."""
     vocab = vocabulary()
     families = max(1, (triples - len(vocab)) // QUADS_PER_FAMILY)
     count = 0
@@ -287,6 +296,19 @@ def write(path: Path, triples: int, *, seed: int = 0) -> int:
             out.write(line)
             count += 1
     return count + len(vocab)
+
+
+def add_findings(path: Path) -> tuple[int, float]:
+    """Append graph/findings, as the build computes it from all the quads in ``path``; return the number
+    of quads added and the seconds the build's function took (its cost at this size)."""
+    quads = list(ox.parse(path=path, format=ox.RdfFormat.N_QUADS, lenient=True))
+    started = time.perf_counter()
+    found = findings_quads(quads)
+    seconds = time.perf_counter() - started
+    del quads
+    with path.open("a", encoding="utf-8") as out:
+        out.writelines(f"{q} .\n" for q in found)
+    return len(found), seconds
 
 
 def main(argv: list[str] | None = None) -> None:

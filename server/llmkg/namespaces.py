@@ -23,8 +23,11 @@ DEFAULT_GRAPH = GRAPH + "default"
 VALIDITY_GRAPH = GRAPH + "validity"
 #: Prefix of the as-of graphs: graph/default's statements, partitioned by the dates they hold (kg/asof.py).
 VALID_GRAPHS = GRAPH + "valid/"
+#: Graph of the whole-graph findings (conflicts, secondary-only facts, duplicates ...) the build computes
+#: for the saved queries to read (kg/findings.py).
+FINDINGS_GRAPH = GRAPH + "findings"
 #: The graphs the build computes from the others; they state no fact of their own.
-DERIVED_GRAPHS = (PREFERRED_GRAPH, DEFAULT_GRAPH, VALIDITY_GRAPH)
+DERIVED_GRAPHS = (PREFERRED_GRAPH, DEFAULT_GRAPH, VALIDITY_GRAPH, FINDINGS_GRAPH)
 
 
 def is_derived(graph: str) -> bool:
@@ -95,6 +98,7 @@ RDFS = PREFIXES["rdfs"]
 OWL = PREFIXES["owl"]
 XSD = PREFIXES["xsd"]
 DCTERMS = PREFIXES["dcterms"]
+SKOS = PREFIXES["skos"]
 PROV = PREFIXES["prov"]
 SCHEMA = PREFIXES["schema"]
 SH = PREFIXES["sh"]

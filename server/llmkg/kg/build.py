@@ -25,7 +25,7 @@ import pyoxigraph as ox
 
 from llmkg import __version__
 from llmkg.config import data_root
-from llmkg.kg import asof, catalog, provenance
+from llmkg.kg import asof, catalog, findings, provenance
 from llmkg.namespaces import GENID, GRAPH, LLMKG, PREFIXES, RDF_TYPE, graph_iri
 
 SOURCE_FILE = ox.NamedNode(LLMKG + "sourceFile")
@@ -120,6 +120,7 @@ def load_dataset(root: Path | None = None, *, progress: Progress | None = None) 
     dataset.quads = canonical(dataset.quads)
     dataset.quads.extend(asof.validity_quads(dataset.quads))  # first, so graph/default has their records
     dataset.quads.extend(provenance.derived_quads(dataset.quads))
+    dataset.quads.extend(findings.findings_quads(dataset.quads))  # last: it reads graph/preferred and graph/default
     return dataset
 
 

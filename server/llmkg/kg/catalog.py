@@ -81,6 +81,11 @@ class SavedQuery:
     def expected_path(self) -> Path | None:
         return self.path.parent / self.expect if self.expect else None
 
+    def live_path(self) -> Path | None:
+        """queries/live/<id>.rq, the whole-graph form of a query that reads graph/findings; None if it has none."""
+        live = self.path.parent.parent / "live" / self.path.name
+        return live if live.is_file() else None
+
 
 def parse_header(text: str, where: str) -> dict[str, Any]:
     """The YAML in the leading ``#+`` lines; unknown keys are an error."""
@@ -296,4 +301,7 @@ def run(
     values, _ = arguments(query, given or {})
     terms = bind(query, values)
     chosen = dataset if dataset is not None else {"default_graph": ox.NamedNode(DEFAULT_GRAPH)}
-    return store.query(anchored(query.text, terms), substitutions=terms, **chosen)
+    text = query.text
+    if dataset is not None and (live := query.live_path()):  # a view has no graph/findings: ask it whole
+        text = live.read_text(encoding="utf-8")
+    return store.query(anchored(text, terms), substitutions=terms, **chosen)

@@ -44,6 +44,7 @@ class GraphInfo:
     iri: str
     kind: str  # "fact", "curated" or "other"
     primary: bool = False
+    secondary: bool = False  # the source says so: a document of no stated evidence is neither
     first_party: bool = False
     issued: str = ""
     revision_depth: int = 0
@@ -89,6 +90,7 @@ def graph_infos(quads: Iterable[ox.Quad]) -> dict[str, GraphInfo]:
             iri=graph,
             kind=kind,
             primary=doc.get(LLMKG + "evidence") == LLMKG + "Primary",
+            secondary=doc.get(LLMKG + "evidence") == LLMKG + "Secondary",
             first_party=doc.get(LLMKG + "party") == LLMKG + "FirstParty",
             issued=doc.get(DCTERMS + "issued", ""),
             revision_depth=_depth(derived.get(graph, ""), revises),
