@@ -34,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 import synth
 from llmkg.kg import catalog
 from llmkg.kg.build import write_store_info
+from llmkg.kg.describe import statistics_record
 from llmkg.namespaces import ID
 from scale import SYNTH_EXAMPLES
 
@@ -169,7 +170,8 @@ def main() -> None:
         subprocess.run(["oxigraph", "load", "--location", str(store), "--file", str(nq)], check=True)
         nq.unlink()
         began = time.perf_counter()  # what `llmkg build --store` adds after loading: the build record
-        write_store_info(store, ox.Store(str(store)), version="pages-benchmark", graph_files={})
+        counted = statistics_record(ox.Store(str(store)))
+        write_store_info(store, version="pages-benchmark", graph_files={}, statistics=counted)
         print(f"  build record (statistics) {time.perf_counter() - began:.1f} s", file=sys.stderr, flush=True)
         process, base = serve(store, args.timeout)
         try:

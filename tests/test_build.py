@@ -93,7 +93,7 @@ def test_store_on_disk_opens_with_the_same_quads(tmp_path: Path, dataset: Datase
 def test_the_build_records_the_statistics_a_server_would_count(tmp_path: Path, dataset: Dataset) -> None:
     """VoID and the service description count triples per graph over the whole store: the build does it once,
     and a server opening the store takes the record instead of counting again."""
-    write_store(dataset, tmp_path / "store")
+    write_store(dataset, tmp_path / "store", statistics=describe.statistics_record)
     recorded = describe.recorded_statistics(tmp_path / "store")
     assert recorded == describe.statistics(memory_store(dataset))
     record = json.loads((tmp_path / "store" / STORE_INFO).read_text())

@@ -23,7 +23,7 @@ from rich.console import Console
 from rich.progress import track
 
 from llmkg import __version__
-from llmkg.kg import asof, catalog, names
+from llmkg.kg import asof, catalog, describe, names
 from llmkg.kg.build import BuildError, Dataset, load_dataset, memory_store, write_dumps, write_store
 from llmkg.namespaces import PREFIXES, expand, text
 from llmkg.sparql.formats import RESULT_FORMATS, by_key
@@ -189,7 +189,7 @@ def build(
     for path in write_dumps(dataset, out_dir):
         out.print(f"wrote {path}")
     if store is not None:
-        write_store(dataset, store)
+        write_store(dataset, store, statistics=describe.statistics_record)
         out.print(f"wrote store {store}")
     out.print(f"{len(dataset.quads)} quads in {len(dataset.graph_files)} graphs, data version {dataset.version}")
 

@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pyoxigraph as ox
 
@@ -181,8 +182,13 @@ def memory_store(dataset: Dataset) -> ox.Store:
     return store
 
 
-def write_store(dataset: Dataset, store_dir: Path) -> None:
+def write_store(
+    dataset: Dataset, store_dir: Path, *, statistics: Callable[[ox.Store], dict[str, Any]] | None = None
+) -> None:
     """Build an on-disk store next to ``store_dir`` and swap it in, so a crash keeps the old one.
+
+    ``statistics`` counts, on the finished store, what the build record keeps for the servers
+    (``kg.describe.statistics_record``).
 
     At every instant ``store_dir`` is either the previous store or the new one, whole: the new
     store is written to a sibling directory and exchanged with the old in one ``renameat2`` call.
@@ -197,18 +203,18 @@ def write_store(dataset: Dataset, store_dir: Path) -> None:
         store.bulk_extend(dataset.quads)
         store.flush()
         store.optimize()
-        write_store_info(fresh, store, version=dataset.version, graph_files=dataset.graph_files)
+        counted = statistics(store) if statistics is not None else None
         del store
+        write_store_info(fresh, version=dataset.version, graph_files=dataset.graph_files, statistics=counted)
         _swap_directory(fresh, store_dir)
 
 
-def write_store_info(store_dir: Path, store: ox.Store, *, version: str, graph_files: dict[str, str]) -> None:
-    """The build record beside a store: its data version, graph files and the statistics its descriptions
-    give (VoID, the service description), counted here once instead of by every server on its first request."""
-    from llmkg.kg import describe  # describe reads this module's dumps
-
-    statistics = describe.statistics(store)
-    info = {"version": version, "graph_files": graph_files, "statistics": describe.statistics_record(statistics)}
+def write_store_info(
+    store_dir: Path, *, version: str, graph_files: dict[str, str], statistics: dict[str, Any] | None = None
+) -> None:
+    """The build record beside a store: its data version, graph files and, when given, the statistics its
+    descriptions give (kg.describe), counted once by the build instead of by every server that opens it."""
+    info = {"version": version, "graph_files": graph_files, **({"statistics": statistics} if statistics else {})}
     _atomic_write(store_dir / STORE_INFO, json.dumps(info, indent=1, sort_keys=True).encode())
 
 

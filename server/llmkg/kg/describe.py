@@ -80,9 +80,9 @@ def statistics(store: Backend) -> Statistics:
     )
 
 
-def statistics_record(found: Statistics) -> dict[str, Any]:
-    """``found`` as JSON, for the build record (kg.build.STORE_INFO)."""
-    return asdict(found)
+def statistics_record(store: Backend) -> dict[str, Any]:
+    """The statistics of ``store`` as JSON, for the build record (kg.build.STORE_INFO)."""
+    return asdict(statistics(store))
 
 
 def recorded_statistics(store_dir: Path) -> Statistics | None:
