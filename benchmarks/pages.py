@@ -1,8 +1,9 @@
 """How long each kind of page takes on a large graph: `llmkg serve --store` on a synthetic store, crawled.
 
 Not a test: run it by hand, loopback only, bounded in time. For each size (--quads, made by
-benchmarks/synth.py and loaded with `oxigraph load`), it starts `llmkg serve --store DIR` (on disk, as
-a deployment would) and crawls the site from its home page as a browser would, following the links the
+benchmarks/synth.py and loaded with `oxigraph load`, then given the build record `llmkg build --store`
+writes, the statistics and the audit report, whose time is printed as build cost), it starts `llmkg
+serve --store DIR` (on disk, as a deployment would) and crawls the site from its home page as a browser would, following the links the
 pages offer. Pages are grouped by the route that answers them (the first path segment, and for
 `/id/` and `/graph/` the kind of thing); the first --per-route pages of each group are fetched twice,
 cold then warm (the warm one may come from the server's page cache), and the slowest cold time of
@@ -33,6 +34,7 @@ import pyoxigraph as ox
 sys.path.insert(0, str(Path(__file__).parent))
 import synth
 from llmkg.kg import catalog
+from llmkg.kg.audit import build_report
 from llmkg.kg.build import write_store_info
 from llmkg.kg.describe import statistics_record
 from llmkg.namespaces import ID
@@ -170,9 +172,11 @@ def main() -> None:
         subprocess.run(["oxigraph", "load", "--location", str(store), "--file", str(nq)], check=True)
         nq.unlink()
         began = time.perf_counter()  # what `llmkg build --store` adds after loading: the build record
-        counted = statistics_record(ox.Store(str(store)))
-        write_store_info(store, version="pages-benchmark", graph_files={}, statistics=counted)
-        print(f"  build record (statistics) {time.perf_counter() - began:.1f} s", file=sys.stderr, flush=True)
+        built = ox.Store(str(store))
+        records = {"statistics": statistics_record(built), "audit": build_report(list(built)).as_dict()}
+        del built
+        write_store_info(store, version="pages-benchmark", graph_files={}, records=records)
+        print(f"  build record (statistics, audit) {time.perf_counter() - began:.1f} s", file=sys.stderr, flush=True)
         process, base = serve(store, args.timeout)
         try:
             pages = crawl(base, args.per_route, args.timeout)

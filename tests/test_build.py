@@ -14,8 +14,8 @@ from llmkg import __version__
 from llmkg.app import create_app
 from llmkg.cli import app
 from llmkg.config import ServerSettings, data_root
-from llmkg.kg import describe
-from llmkg.kg.build import STORE_INFO, Dataset, data_files, load_dataset, memory_store, nquads_bytes, write_store
+from llmkg.kg import audit, describe
+from llmkg.kg.build import STORE_INFO, Dataset, data_files, load_dataset, memory_store, nquads_bytes, recorded_report
 from llmkg.namespaces import GRAPH, LLMKG, graph_iri
 
 from .conftest import REPO, make_root, value
@@ -90,20 +90,25 @@ def test_store_on_disk_opens_with_the_same_quads(tmp_path: Path, dataset: Datase
     assert set(store) == set(dataset.quads)
 
 
-def test_the_build_records_the_statistics_a_server_would_count(tmp_path: Path, dataset: Dataset) -> None:
-    """VoID and the service description count triples per graph over the whole store: the build does it once,
-    and a server opening the store takes the record instead of counting again."""
-    write_store(dataset, tmp_path / "store", statistics=describe.statistics_record)
-    recorded = describe.recorded_statistics(tmp_path / "store")
-    assert recorded == describe.statistics(memory_store(dataset))
+def test_the_build_records_what_a_server_would_read_the_whole_store_for(tmp_path: Path, dataset: Dataset) -> None:
+    """VoID and the service description count triples per graph, the audit pages and the conflict flags
+    need the audit of every statement: `llmkg build --store` computes both once, and a server opening the
+    store takes the record instead of reading the whole store again."""
+    result = runner.invoke(app, ["build", "--out", str(tmp_path / "dist"), "--store", str(tmp_path / "store")])
+    assert result.exit_code == 0, result.output
+    assert describe.recorded_statistics(tmp_path / "store") == describe.statistics(memory_store(dataset))
+    assert recorded_report(tmp_path / "store") == audit.build_report(dataset.quads)
     record = json.loads((tmp_path / "store" / STORE_INFO).read_text())
     record["statistics"]["examples"] = ["https://example.org/as-recorded"]  # what only the record says
+    record["audit"]["secondary_only"] = ["as recorded"]
     (tmp_path / "store" / STORE_INFO).write_text(json.dumps(record))
-    app = create_app(store=tmp_path / "store", settings=ServerSettings(workers=1))
-    assert app.state.endpoint.statistics().examples == ("https://example.org/as-recorded",)
-    assert app.state.site.statistics == app.state.endpoint.statistics()
+    served = create_app(store=tmp_path / "store", settings=ServerSettings(workers=1))
+    assert served.state.endpoint.statistics().examples == ("https://example.org/as-recorded",)
+    assert served.state.site.statistics == served.state.endpoint.statistics()
+    assert served.state.site.report.secondary_only == ["as recorded"]
     (tmp_path / "store" / STORE_INFO).write_text('{"version": "v", "graph_files": {}}')
     assert describe.recorded_statistics(tmp_path / "store") is None  # an older record: counted when first asked
+    assert recorded_report(tmp_path / "store") is None
 
 
 def test_version_is_one_number_everywhere(dataset: Dataset) -> None:

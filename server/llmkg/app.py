@@ -21,8 +21,8 @@ from llmkg.api import sparql as sparql_routes
 from llmkg.api.http import RequestContext, install_error_handlers
 from llmkg.config import ServerSettings
 from llmkg.engine.endpoint import Endpoint
-from llmkg.kg import catalog, describe
-from llmkg.kg.build import Dataset, pin_store, read_store_info, unpin_store
+from llmkg.kg import audit, catalog, describe
+from llmkg.kg.build import Dataset, pin_store, read_store_info, recorded_report, unpin_store
 from llmkg.pages import routes as page_routes
 from llmkg.pages.data import PageSettings, Row, Runner, rows, triple_row
 from llmkg.sparql.formats import N_TRIPLES, RESULTS_JSON
@@ -35,13 +35,14 @@ def create_app(
     settings: ServerSettings | None = None,
     version: str | None = None,
     statistics: describe.Statistics | None = None,
+    report: audit.Report | None = None,
 ) -> FastAPI:
     """The endpoint over ``store``: an in-memory store, the directory of one built by ``llmkg build --store``,
     or a :class:`~llmkg.sparql.remote.RemoteStore` (any SPARQL 1.1 engine, see sparql/store.py).
 
-    ``version`` is the data version (ETag), ``statistics`` what the descriptions count; by default both
-    are read from the store directory's build record, or computed from the quads. Query workers start
-    with the app's lifespan.
+    ``version`` is the data version (ETag), ``statistics`` what the descriptions count, ``report`` the
+    audit the pages show; by default they are read from the store directory's build record, or computed
+    from the quads. Query workers start with the app's lifespan.
     """
     settings = settings or ServerSettings.from_env()
     pinned = pin_store(store) if isinstance(store, Path) else None  # later builds never reach this server
@@ -65,8 +66,16 @@ def create_app(
     site_store = cast(ox.Store, endpoint.store)
     api = (sparql_routes.router, saved_queries.router)
     runner = endpoint_runner(endpoint)
+    report = report or (recorded_report(store) if isinstance(store, Path) else None)
     page_routes.install(
-        app, site_store, settings=pages_settings, runner=runner, api=api, version=endpoint.version, statistics=endpoint
+        app,
+        site_store,
+        settings=pages_settings,
+        runner=runner,
+        api=api,
+        version=endpoint.version,
+        statistics=endpoint,
+        report=report,
     )
     install_error_handlers(app)
     app.add_middleware(

@@ -24,6 +24,7 @@ from rich.progress import track
 
 from llmkg import __version__
 from llmkg.kg import asof, catalog, describe, names
+from llmkg.kg.audit import build_report
 from llmkg.kg.build import BuildError, Dataset, load_dataset, memory_store, write_dumps, write_store
 from llmkg.namespaces import PREFIXES, expand, text
 from llmkg.sparql.formats import RESULT_FORMATS, by_key
@@ -189,9 +190,15 @@ def build(
     for path in write_dumps(dataset, out_dir):
         out.print(f"wrote {path}")
     if store is not None:
-        write_store(dataset, store, statistics=describe.statistics_record)
+        write_store(dataset, store, records=lambda built: _records(dataset, built))
         out.print(f"wrote store {store}")
     out.print(f"{len(dataset.quads)} quads in {len(dataset.graph_files)} graphs, data version {dataset.version}")
+
+
+def _records(dataset: Dataset, built: ox.Store) -> dict[str, object]:
+    """What the build record keeps for the servers: the statistics the descriptions give and the audit
+    report the audit, sources and conflicts pages show (each would read the whole store to compute)."""
+    return {"statistics": describe.statistics_record(built), "audit": build_report(dataset.quads).as_dict()}
 
 
 @app.command()
@@ -500,7 +507,7 @@ def _served_app(
 
     from llmkg.app import create_app
     from llmkg.config import ServerSettings
-    from llmkg.kg.build import read_store_info
+    from llmkg.kg.build import read_store_info, recorded_report
     from llmkg.kg.describe import recorded_statistics
 
     settings = ServerSettings.from_env()
@@ -518,8 +525,8 @@ def _served_app(
         return create_app(store=store.resolve(), settings=settings)
     copy = ox.Store()
     copy.bulk_extend(ox.Store.read_only(str(store)))
-    statistics = recorded_statistics(store)
-    return create_app(store=copy, settings=settings, version=read_store_info(store)[0], statistics=statistics)
+    version, statistics, report = read_store_info(store)[0], recorded_statistics(store), recorded_report(store)
+    return create_app(store=copy, settings=settings, version=version, statistics=statistics, report=report)
 
 
 @app.command("load")

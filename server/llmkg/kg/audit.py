@@ -86,6 +86,17 @@ class Report:
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Report:
+        return cls(
+            sources=[SourceRow(**row) for row in data["sources"]],
+            unprovenanced=list(data["unprovenanced"]),
+            conflicts=[Conflict(**row) for row in data["conflicts"]],
+            secondary_only=list(data["secondary_only"]),
+            stale_sources=list(data["stale_sources"]),
+            missing={kind: list(found) for kind, found in data["missing"].items()},
+        )
+
     @property
     def unacknowledged(self) -> list[Conflict]:
         return [c for c in self.conflicts if not c.acknowledged]

@@ -26,7 +26,7 @@ import pyoxigraph as ox
 
 from llmkg import __version__
 from llmkg.config import data_root
-from llmkg.kg import asof, catalog, findings, provenance
+from llmkg.kg import asof, audit, catalog, findings, provenance
 from llmkg.namespaces import GENID, GRAPH, LLMKG, PREFIXES, RDF_TYPE, graph_iri
 
 SOURCE_FILE = ox.NamedNode(LLMKG + "sourceFile")
@@ -183,12 +183,12 @@ def memory_store(dataset: Dataset) -> ox.Store:
 
 
 def write_store(
-    dataset: Dataset, store_dir: Path, *, statistics: Callable[[ox.Store], dict[str, Any]] | None = None
+    dataset: Dataset, store_dir: Path, *, records: Callable[[ox.Store], dict[str, Any]] | None = None
 ) -> None:
     """Build an on-disk store next to ``store_dir`` and swap it in, so a crash keeps the old one.
 
-    ``statistics`` counts, on the finished store, what the build record keeps for the servers
-    (``kg.describe.statistics_record``).
+    ``records`` computes, on the finished store, what the build record keeps for the servers beside the
+    version (the statistics of ``kg.describe``, the audit report of ``kg.audit``).
 
     At every instant ``store_dir`` is either the previous store or the new one, whole: the new
     store is written to a sibling directory and exchanged with the old in one ``renameat2`` call.
@@ -203,23 +203,35 @@ def write_store(
         store.bulk_extend(dataset.quads)
         store.flush()
         store.optimize()
-        counted = statistics(store) if statistics is not None else None
+        computed = records(store) if records is not None else {}
         del store
-        write_store_info(fresh, version=dataset.version, graph_files=dataset.graph_files, statistics=counted)
+        write_store_info(fresh, version=dataset.version, graph_files=dataset.graph_files, records=computed)
         _swap_directory(fresh, store_dir)
 
 
 def write_store_info(
-    store_dir: Path, *, version: str, graph_files: dict[str, str], statistics: dict[str, Any] | None = None
+    store_dir: Path, *, version: str, graph_files: dict[str, str], records: dict[str, Any] | None = None
 ) -> None:
-    """The build record beside a store: its data version, graph files and, when given, the statistics its
-    descriptions give (kg.describe), counted once by the build instead of by every server that opens it."""
-    info = {"version": version, "graph_files": graph_files, **({"statistics": statistics} if statistics else {})}
+    """The build record beside a store: its data version, graph files and ``records``, what the build
+    computed once so that no server opening the store reads all of it to compute them again."""
+    info = {**(records or {}), "version": version, "graph_files": graph_files}
     _atomic_write(store_dir / STORE_INFO, json.dumps(info, indent=1, sort_keys=True).encode())
 
 
 #: File that ``write_store`` puts beside the store's own files: data version and graph files.
 STORE_INFO = "llmkg-build.json"
+
+
+def store_record(store_dir: Path, name: str) -> Any:
+    """Entry ``name`` of the build record beside a store, or None (not recorded, or no record)."""
+    path = store_dir / STORE_INFO
+    return json.loads(path.read_text(encoding="utf-8")).get(name) if path.is_file() else None
+
+
+def recorded_report(store_dir: Path) -> audit.Report | None:
+    """The audit report the build made of the store beside it, or None."""
+    found = store_record(store_dir, "audit")
+    return audit.Report.from_dict(found) if isinstance(found, dict) else None
 
 
 def read_store_info(store_dir: Path) -> tuple[str, dict[str, str]]:

@@ -7,7 +7,6 @@ serialised by pyoxigraph in whatever RDF format the client asked for.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -16,7 +15,7 @@ from typing import Any
 import pyoxigraph as ox
 
 from llmkg import __version__
-from llmkg.kg.build import DUMPS, STORE_INFO
+from llmkg.kg.build import DUMPS, store_record
 from llmkg.namespaces import (
     DCAT,
     DCTERMS,
@@ -87,9 +86,7 @@ def statistics_record(store: Backend) -> dict[str, Any]:
 
 def recorded_statistics(store_dir: Path) -> Statistics | None:
     """The statistics the build recorded beside the store, or None (a store made some other way)."""
-    path = store_dir / STORE_INFO
-    info = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
-    found = info.get("statistics")
+    found = store_record(store_dir, "statistics")
     if not isinstance(found, dict):
         return None
     return Statistics(

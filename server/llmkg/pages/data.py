@@ -96,13 +96,14 @@ class Site:
         runner: Runner | None = None,
         version: str | None = None,
         statistics: HasStatistics | None = None,
+        report: audit.Report | None = None,
     ) -> None:
         self.store, self.settings, self._counted = store, settings, statistics
         self.runner = runner or self._run_here
         if version is not None:  # the endpoint's, from the build record: hashing the store reads all of it
             self.version = version
         self._lock = threading.Lock()
-        self._report: audit.Report | None = None
+        self._report = report  # the build's, when the store has its record
         #: Rendered resources by address, IRI and format: the data never changes while served, and
         #: rendering a large graph in the server's own process slows every other request while it runs.
         self.rendered: ResultCache[Response] = ResultCache(512, max_bytes=64 << 20, weigh=lambda r: len(r.body))
@@ -151,12 +152,12 @@ class Site:
         return [q for q in self.quads if q.subject == q.graph_name]
 
     def why(self, iri: str, as_of: str | None = None) -> list[audit.Reason]:
-        """audit.why() for one subject, reading only the quads it needs; ``as_of`` for the graph as it
-        stood on that date (asof.DateError if malformed)."""
-        node = ox.NamedNode(iri)
-        own = list(self.store.quads_for_pattern(node, None, None, None))
+        """audit.why() for one subject, reading only the quads it needs (the subject's statements, the
+        records of the graphs stating them and of their documents: a few hundred, whatever the size of
+        the graph); ``as_of`` for the graph as it stood on that date (asof.DateError if malformed)."""
         if as_of is None:
-            return audit.why(list(dict.fromkeys([*self._meta_quads, *own])), iri)
+            return audit.why(audit.quads_about(self.store, iri), iri)
+        own = list(self.store.quads_for_pattern(ox.NamedNode(iri), None, None, None))
         quads = list(dict.fromkeys([*self._meta_quads, *self._records, *own]))
         return audit.why(asof.why_quads(quads, as_of), iri)
 

@@ -26,7 +26,20 @@ LISTED_TYPES = ("ModelFamily", "Model", "Checkpoint", "Benchmark", "SourceDocume
 SITE_PAGES = ("models", "leaderboards", "editor", "queries", "sources", "conflicts", "audit", "ontology")
 #: What crawlers leave alone: query answers (endless and costly), dumps, the graph store, and the filtered
 #: index and chosen comparisons (every combination of facets or models is a URL; the sitemap lists /models).
-ROBOTS_DISALLOW = ("/sparql?", "/editor?", "/queries/", "/rdf-graphs", "/dumps/", "/search?", "/models?", "/compare?")
+#: The derived graphs are the whole graph over again, 500 statements a page: a crawler reads the first page of
+#: each (the dumps hold them whole), and none of the default graph's slices by validity.
+DERIVED_PAGES = ("/graph/default?", "/graph/preferred?", "/graph/findings?", "/graph/validity?", "/graph/valid/")
+ROBOTS_DISALLOW = (
+    "/sparql?",
+    "/editor?",
+    "/queries/",
+    "/rdf-graphs",
+    "/dumps/",
+    "/search?",
+    "/models?",
+    "/compare?",
+    *DERIVED_PAGES,
+)
 
 
 def dataset_iri(site: Site) -> str:

@@ -36,15 +36,15 @@ def install(
     api: Sequence[APIRouter] = (),
     version: str | None = None,
     statistics: HasStatistics | None = None,
+    report: audit_report.Report | None = None,
 ) -> Site:
     """Add the pages and the Linked Data routes to ``app``, serving ``store``.
 
     The ``api`` routers go between the browsers' views of the API paths and the pages: FastAPI tries
     routes in order, and trying the 26 page routes first cost every SPARQL request about 0.1 ms.
     """
-    site = Site(
-        store, settings=settings or PageSettings.from_env(), runner=runner, version=version, statistics=statistics
-    )
+    settings = settings or PageSettings.from_env()
+    site = Site(store, settings=settings, runner=runner, version=version, statistics=statistics, report=report)
     app.state.site = site
     app.include_router(for_browsers)
     for routes in api:
