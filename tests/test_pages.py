@@ -425,3 +425,17 @@ def test_what_points_at_a_thing_is_counted_and_the_first_few_shown(monkeypatch: 
     assert section, "the page does not list what refers to the metric"
     assert len(re.findall(r"<a href=", section.group(0))) == 1
     assert f"and {len(pointing) - 1} more" in text(section.group(0))
+
+
+@pytest.mark.parametrize(("path", "rows"), [("/conflicts", "conflicts"), ("/sources", "sources")])
+def test_long_lists_of_the_audit_are_paged(monkeypatch: pytest.MonkeyPatch, path: str, rows: str) -> None:
+    monkeypatch.setattr(routes, "AUDIT_PAGE", 1)
+    with TestClient(page_app(mini_store())) as client:
+        total = len(getattr(client.app.state.site.report, rows))  # type: ignore[attr-defined]
+        assert total > 1, "the fixture must need more than one page"
+        for number in range(1, total + 1):
+            html = client.get(f"{path}?page={number}").text
+            body = re.search(r"<tbody>(.*?)</tbody>", html, re.DOTALL)
+            assert body and body.group(1).count("<tr") == 1 and f"({total})" in html
+            assert ('rel="next"' in html) == (number < total)
+        assert client.get(f"{path}?page={total + 1}").status_code == 404

@@ -219,13 +219,19 @@ async def family(request: Request, slug: str) -> Response:
 async def conflicts(request: Request) -> Response:
     """Every value on which sources disagree, as the audit finds them."""
     report = await run_in_threadpool(lambda: site_of(request).report)
-    return page(request, "conflicts.html", {"conflicts": report.conflicts})
+    shown = one_page(request, report.conflicts, "The list of conflicts")
+    if isinstance(shown, Response):
+        return shown
+    return page(request, "conflicts.html", {"conflicts": shown.rows, **shown.context})
 
 
 @router.get("/sources", response_class=HTMLResponse)
 async def sources(request: Request) -> Response:
     report = await run_in_threadpool(lambda: site_of(request).report)
-    return page(request, "sources.html", {"sources": report.sources})
+    shown = one_page(request, report.sources, "The list of sources")
+    if isinstance(shown, Response):
+        return shown
+    return page(request, "sources.html", {"sources": shown.rows, **shown.context})
 
 
 @router.get("/audit")
@@ -237,18 +243,40 @@ async def audit(request: Request) -> Response:
     section = request.query_params.get("section", "sources")
     if section not in AUDIT_SECTIONS:
         return not_found(request, f"The audit has no section {section!r}; it has {', '.join(AUDIT_SECTIONS)}.")
-    rows = AUDIT_SECTIONS[section](report)
-    number = request.query_params.get("page", "1")
-    pages = max(1, -(-len(rows) // AUDIT_PAGE))
-    if not number.isdigit() or not 1 <= int(number) <= pages:
-        return not_found(request, f"The audit section {section!r} has pages 1 to {pages}.")
-    shown = rows[(int(number) - 1) * AUDIT_PAGE : int(number) * AUDIT_PAGE]
-    context = {"report": report, "section": section, "rows": shown, "page_number": int(number), "pages": pages}
+    shown = one_page(request, AUDIT_SECTIONS[section](report), f"The audit section {section!r}")
+    if isinstance(shown, Response):
+        return shown
+    context = {"report": report, "section": section, "rows": shown.rows, **shown.context}
     return page(request, "audit.html", context, headers={"Vary": "Accept"})
 
 
-#: The audit page shows its summary and one section at a time, AUDIT_PAGE rows a page.
+#: The audit page shows its summary and one section at a time, AUDIT_PAGE rows a page; the lists of
+#: conflicts and of sources too (a graph of 10M quads has twenty thousand conflicts).
 AUDIT_PAGE = 200
+
+
+@dataclasses.dataclass
+class Page:
+    rows: list[Any]
+    number: int
+    pages: int
+    total: int
+
+    @property
+    def context(self) -> dict[str, int]:
+        return {"page_number": self.number, "pages": self.pages, "total": self.total}
+
+
+def one_page(request: Request, rows: Sequence[Any], what: str) -> Page | Response:
+    """The rows of the page ``?page=`` asks for (AUDIT_PAGE a page), or a 404 naming the pages there are."""
+    number = request.query_params.get("page", "1")
+    pages = max(1, -(-len(rows) // AUDIT_PAGE))
+    if not number.isdigit() or not 1 <= int(number) <= pages:
+        return not_found(request, f"{what} has pages 1 to {pages}.")
+    first = (int(number) - 1) * AUDIT_PAGE
+    return Page(list(rows[first : first + AUDIT_PAGE]), int(number), pages, len(rows))
+
+
 AUDIT_SECTIONS: dict[str, Callable[[audit_report.Report], list[Any]]] = {
     "sources": lambda report: list(report.sources),
     "unprovenanced": lambda report: list(report.unprovenanced),
