@@ -19,7 +19,10 @@ from pathlib import Path
 import httpx2
 import pyoxigraph as ox
 import pytest
+from fastapi.testclient import TestClient
 
+from llmkg.app import create_app
+from llmkg.config import ServerSettings
 from llmkg.engine.admission import Admission, AdmissionLimits
 from llmkg.kg.build import Dataset, write_dumps, write_store
 from llmkg.namespaces import DEFAULT_GRAPH
@@ -309,6 +312,21 @@ def test_the_row_limit_holds_in_every_results_format(limited: RunningServer, med
     within, over = ask(50), ask(51)
     assert within.status_code == 200 and within.headers["content-type"].startswith(media_type)
     assert over.status_code == 422 and over.json()["title"] == "Too many rows" and over.json()["limit"] == 50
+
+
+def test_the_row_limit_is_for_answers_to_clients_not_for_the_servers_own_reads() -> None:
+    """The pages read every label once; in a large graph that is more rows than a client may ask for."""
+    label = ox.NamedNode("http://www.w3.org/2000/01/rdf-schema#label")
+    quads = [
+        ox.Quad(ox.NamedNode(f"http://example.org/s{i}"), label, ox.Literal(f"thing {i}"), SERVED) for i in range(12)
+    ]
+    store = ox.Store()
+    store.bulk_extend(quads)
+    app = create_app(store=store, settings=ServerSettings(workers=1, max_result_rows=5), version="rows")
+    with TestClient(app) as client:
+        asked = client.get("/sparql", params={"query": "SELECT * WHERE { ?s ?p ?o }"})
+        assert asked.status_code == 422 and asked.json()["limit"] == 5
+        assert len(app.state.site.labels) == len(quads)  # the same rows, read by the server for its pages
 
 
 def test_an_answer_cut_by_the_size_limit_is_a_broken_response_never_a_clean_end(limited: RunningServer) -> None:

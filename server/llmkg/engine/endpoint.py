@@ -439,6 +439,7 @@ class PooledStore:
                 binding(v.value, t) for v, t in (substitutions or {}).items() if not isinstance(t, ox.Triple)
             ),
             client="",  # the server's own fixed reads: they queue like any query but take no client's share
+            own_read=True,
         )
         answer = self.endpoint.answer(job)
         media_type = answer.content_type.split(";")[0].strip()

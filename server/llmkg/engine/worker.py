@@ -11,6 +11,7 @@ once it is idle. See pool.py for the pool that drives them.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import gc
 import json
 import logging
@@ -18,6 +19,7 @@ import os
 import resource
 import socket
 import struct
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -230,7 +232,8 @@ def answer(
     fmt, outbox = None, Outbox(sock)
     try:
         fmt, write = run(store, job)
-        out = _FrameWriter(outbox, limits, fmt.media_type)
+        rows_capped = limits if not job.own_read else dataclasses.replace(limits, max_result_rows=sys.maxsize)
+        out = _FrameWriter(outbox, rows_capped, fmt.media_type)
         outbox.frame(b"M", fmt.media_type.encode())
         write(out)  # type: ignore[arg-type]
         out.flush()

@@ -88,6 +88,9 @@ class Job:
     request_id: str = field(default_factory=lambda: REQUEST_ID.get())
     #: Who asked, for the per-client limit of admission control.
     client: str = field(default_factory=lambda: CLIENT.get())
+    #: The server's own fixed reads (the pages' labels, say): bounded by the worker's memory cap, not by
+    #: the row limit, which is for answers sent to clients (a graph of 10M quads has more labels than that).
+    own_read: bool = False
 
     def substitutions(self) -> dict[ox.Variable, ox.NamedNode | ox.BlankNode | ox.Literal | ox.Triple]:
         return {ox.Variable(name): _term(kind, value, extra) for name, kind, value, extra in self.bindings}
@@ -112,6 +115,7 @@ class Job:
             "graph_type": self.graph_type,
             "bindings": [list(b) for b in self.bindings],
             "request_id": self.request_id,
+            "own_read": self.own_read,
         }
 
     @classmethod
