@@ -517,16 +517,17 @@ def _served_app(
         workers=workers if workers is not None else settings.workers,
     )
     if store is None:
-        dataset = _load(root)
-        return create_app(store=memory_store(dataset), settings=settings, version=dataset.version)
+        dataset = _load(root)  # the quads are at hand: the pages' audit is made now, as a build would
+        report = build_report(dataset.quads)
+        return create_app(store=memory_store(dataset), settings=settings, version=dataset.version, report=report)
     if not isinstance(store, Path):
         return create_app(store=store, settings=settings)
     if not memory:
         return create_app(store=store.resolve(), settings=settings)
     copy = ox.Store()
     copy.bulk_extend(ox.Store.read_only(str(store)))
-    version, statistics, report = read_store_info(store)[0], recorded_statistics(store), recorded_report(store)
-    return create_app(store=copy, settings=settings, version=version, statistics=statistics, report=report)
+    version, statistics, recorded = read_store_info(store)[0], recorded_statistics(store), recorded_report(store)
+    return create_app(store=copy, settings=settings, version=version, statistics=statistics, report=recorded)
 
 
 @app.command("load")
