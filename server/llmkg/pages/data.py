@@ -200,10 +200,12 @@ class Site:
         return sorted({text(q.object) for q in kinds})
 
     def exists(self, iri: str) -> bool:
-        node = ox.NamedNode(iri)
-        return any(True for _ in self.store.quads_for_pattern(node, None, None, None)) or any(
-            True for _ in self.store.quads_for_pattern(None, None, node, None)
-        )
+        """Whether any graph says anything about ``iri``, or points at it (an ASK: an organisation is pointed
+        at by tens of thousands of statements in a large graph, and none of them is needed here)."""
+        x = str(ox.NamedNode(iri))
+        patterns = (f"{{ {x} ?p ?o }}", f"{{ ?s ?p {x} }}")
+        found = self.store.query("ASK { " + " UNION ".join(f"{p} UNION {{ GRAPH ?g {p} }}" for p in patterns) + " }")
+        return bool(found)
 
     def _run_here(self, text: str) -> tuple[list[str], list[Row]] | bool:
         """In-process run, for an app without an endpoint (tests, embedding): no timeout, so not for serving."""
