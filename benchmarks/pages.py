@@ -3,12 +3,12 @@
 Not a test: run it by hand, loopback only, bounded in time. For each size (--quads, made by
 benchmarks/synth.py and loaded with `oxigraph load`, then given the build record `llmkg build --store`
 writes, the statistics and the audit report, whose time is printed as build cost), it starts `llmkg
-serve --store DIR` (on disk, as a deployment would) and crawls the site from its home page as a browser would, following the links the
-pages offer. Pages are grouped by the route that answers them (the first path segment, and for
-`/id/` and `/graph/` the kind of thing); the first --per-route pages of each group are fetched twice,
-cold then warm (the warm one may come from the server's page cache), and the slowest cold time of
-each group is reported against the 2 s asked for by issue 24. Every saved query's results page
-(`/queries/ID/results`, its example parameters bound to synthetic entities as in scale.py) is timed
+serve --store DIR` (on disk, as a deployment would) and crawls the site from its home page as a browser
+would, following the links the pages offer. Pages are grouped by the route that answers them (the first
+path segment, and for `/id/` and `/graph/` the kind of thing); the first --per-route pages of each group
+are fetched twice, cold then warm (the warm one may come from the server's page cache), and the slowest
+cold time of each group is reported against the 2 s asked for by issue 24. Every saved query's results
+page (`/queries/ID/results`, its example parameters bound to synthetic entities as in scale.py) is timed
 too, as the API answers it. A page that does not answer within --timeout counts as failed.
 
     python benchmarks/pages.py --quads 1000000 [--per-route 3] [--timeout 60]
