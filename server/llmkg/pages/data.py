@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar, cast
 
 import pyoxigraph as ox
 from starlette.responses import Response
@@ -79,6 +79,9 @@ def find_node_modules(override: str | None = None) -> Path | None:
     return found[0] if found else None
 
 
+T = TypeVar("T")
+
+
 class HasStatistics(Protocol):
     """What holds the data's statistics (the endpoint), so the pages do not count them a second time."""
 
@@ -104,9 +107,17 @@ class Site:
             self.version = version
         self._lock = threading.Lock()
         self._report = report  # the build's, when the store has its record
+        self._kept: dict[str, Any] = {}
         #: Rendered resources by address, IRI and format: the data never changes while served, and
         #: rendering a large graph in the server's own process slows every other request while it runs.
         self.rendered: ResultCache[Response] = ResultCache(512, max_bytes=64 << 20, weigh=lambda r: len(r.body))
+
+    def once(self, key: str, compute: Callable[[], T]) -> T:
+        """What ``compute`` returns, computed on first use and kept (the data never changes while it is
+        served); two requests arriving together may both compute it, and one result is kept."""
+        if key not in self._kept:
+            self._kept.setdefault(key, compute())
+        return cast(T, self._kept[key])
 
     def select(self, query: str, **bindings: Term) -> list[Row]:
         """Rows of a fixed SELECT over the served dataset (graph/default), with ``bindings`` substituted."""
