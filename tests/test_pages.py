@@ -12,6 +12,7 @@ import pyoxigraph as ox
 import pytest
 from fastapi.testclient import TestClient
 
+from llmkg.kg.provenance import derived_quads
 from llmkg.namespaces import sparql_prefixes
 from llmkg.pages import routes
 from tests.web_support import mini_store, page_app
@@ -349,7 +350,7 @@ LINEAGE = """
   model:guard a llmkg:Model ; rdfs:label "Guard" ; llmkg:prunedFrom model:base .
   model:guard-int4 a llmkg:Model ; rdfs:label "Guard INT4" ; llmkg:quantizedFrom model:guard .
 }
-<https://w3id.org/llmkg/ontology> {
+<https://w3id.org/llmkg/graph/ontology/llmkg> {
   llmkg:prunedFrom rdfs:label "pruned from"@en .
   llmkg:quantizedFrom rdfs:label "quantized from"@en .
 }
@@ -368,8 +369,9 @@ LINEAGE = """
     ],
 )
 def test_entity_pages_draw_the_lineage_both_ways(model: str, shown: str) -> None:
+    quads = list(ox.parse(LINEAGE, format=ox.RdfFormat.TRIG))
     store = ox.Store()
-    store.bulk_extend(ox.parse(LINEAGE, format=ox.RdfFormat.TRIG))
+    store.bulk_extend([*quads, *derived_quads(quads)])  # as the build makes a store: labels in graph/default
     with TestClient(page_app(store)) as client:
         html = client.get(f"/id/model/{model}", headers={"Accept": "text/html"}).text
     start = html.index('<section class="lineage"')

@@ -232,8 +232,8 @@ def answer(
     fmt, outbox = None, Outbox(sock)
     try:
         fmt, write = run(store, job)
-        rows_capped = limits if not job.own_read else dataclasses.replace(limits, max_result_rows=sys.maxsize)
-        out = _FrameWriter(outbox, rows_capped, fmt.media_type)
+        unbounded = dataclasses.replace(limits, max_result_rows=sys.maxsize, max_result_bytes=sys.maxsize)
+        out = _FrameWriter(outbox, unbounded if job.own_read else limits, fmt.media_type)
         outbox.frame(b"M", fmt.media_type.encode())
         write(out)  # type: ignore[arg-type]
         out.flush()

@@ -80,6 +80,10 @@ def find_node_modules(override: str | None = None) -> Path | None:
 
 
 T = TypeVar("T")
+_LABELS = f"""SELECT ?s ?label ?preferred WHERE {{
+  {{ GRAPH <{PREFERRED_GRAPH}> {{ ?s rdfs:label ?label }} BIND(true AS ?preferred) }}
+  UNION {{ GRAPH ?g {{ ?s rdfs:label ?label }} FILTER NOT EXISTS {{ ?g a llmkg:DerivedGraph }} }}
+}}"""
 
 
 class HasStatistics(Protocol):
@@ -190,12 +194,15 @@ class Site:
 
     @cached_property
     def labels(self) -> dict[str, str]:
-        """One label per IRI: the preferred graph's, else any, English first."""
+        """One label per IRI: the preferred graph's, else any, English first. Derived graphs other than
+        graph/preferred are left out: they repeat the same labels (the default graph and its slices by
+        validity, several times over), which at 10M quads was more than a worker may send."""
         found: dict[str, list[tuple[int, str]]] = defaultdict(list)
-        for q in self.store.quads_for_pattern(None, ox.NamedNode(LABEL), None, None):
-            if isinstance(q.object, ox.Literal):
-                rank = (text(q.graph_name) != PREFERRED_GRAPH) * 2 + (q.object.language not in (None, "en"))
-                found[text(q.subject)].append((rank, q.object.value))
+        for row in self.select(_LABELS):
+            label = row.get("label")
+            if isinstance(label, ox.Literal) and "s" in row:
+                rank = ("preferred" not in row) * 2 + (label.language not in (None, "en"))
+                found[text(row["s"])].append((rank, label.value))
         return {iri: min(options)[1] for iri, options in found.items()}
 
     def label(self, term: Term | str) -> str:

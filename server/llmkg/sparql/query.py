@@ -89,7 +89,8 @@ class Job:
     #: Who asked, for the per-client limit of admission control.
     client: str = field(default_factory=lambda: CLIENT.get())
     #: The server's own fixed reads (the pages' labels, say): bounded by the worker's memory cap, not by
-    #: the row limit, which is for answers sent to clients (a graph of 10M quads has more labels than that).
+    #: the row and size limits, which are for answers sent to clients (a graph of 10M quads has more
+    #: labels than a client may ask for at once).
     own_read: bool = False
 
     def substitutions(self) -> dict[ox.Variable, ox.NamedNode | ox.BlankNode | ox.Literal | ox.Triple]:
