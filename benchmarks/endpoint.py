@@ -31,7 +31,6 @@ import argparse
 import math
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -51,6 +50,7 @@ import synth
 from llmkg.kg.build import STORE_INFO
 from llmkg.namespaces import DEFAULT_GRAPH as LLMKG_DEFAULT
 from llmkg.namespaces import ID
+from loopback import free_port
 
 #: "own": each engine's default graph holds graph/default's triples; "union": the union of all graphs;
 #: else a graph IRI given to every engine as `default-graph-uri`.
@@ -115,12 +115,6 @@ class Server:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def start(

@@ -51,6 +51,7 @@ from llmkg.app import create_app
 from llmkg.config import ServerSettings
 from llmkg.engine.endpoint import Endpoint, job_key
 from llmkg.namespaces import DEFAULT_GRAPH, ID
+from loopback import free_port, serve_llmkg
 
 DEFAULT = ox.NamedNode(DEFAULT_GRAPH)  # what llmkg serves as the default graph
 PING = b"x" * 64
@@ -189,7 +190,7 @@ def _echo(sock: socket.socket) -> None:
 
 def _oxigraph(nq: Path) -> tuple[subprocess.Popen[bytes], int]:
     """`oxigraph serve` in memory, the same N-Quads POSTed to it."""
-    port = _free_port()
+    port = free_port()
     command = ["oxigraph", "serve", "--bind", f"127.0.0.1:{port}"]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     for _ in range(600):
@@ -204,12 +205,6 @@ def _oxigraph(nq: Path) -> tuple[subprocess.Popen[bytes], int]:
     raise SystemExit("oxigraph serve did not start")
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def _serve(nq: Path, work: Path) -> tuple[subprocess.Popen[bytes], int]:
     """`llmkg serve` over a store of the same data, for the loopback HTTP layer."""
     store_dir = work / "store"
@@ -217,17 +212,8 @@ def _serve(nq: Path, work: Path) -> tuple[subprocess.Popen[bytes], int]:
         ["oxigraph", "load", "--location", str(store_dir), "--file", str(nq)], check=True, capture_output=True
     )
     (store_dir / "llmkg-build.json").write_text('{"version": "overhead", "graph_files": {}}')
-    port = _free_port()
-    command = [sys.executable, "-m", "llmkg.cli", "serve", "--store", str(store_dir), "--memory", "--port", str(port)]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    for _ in range(600):
-        try:
-            if httpx2.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200:
-                return process, port
-        except httpx2.HTTPError:
-            time.sleep(0.1)
-    process.kill()
-    raise SystemExit("llmkg serve did not start")
+    process, base = serve_llmkg("--store", str(store_dir), "--memory")
+    return process, int(base.rsplit(":", 1)[1])
 
 
 if __name__ == "__main__":

@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -38,6 +37,7 @@ from llmkg.kg.audit import build_report
 from llmkg.kg.build import write_store_info
 from llmkg.kg.describe import statistics_record
 from llmkg.namespaces import ID
+from loopback import serve_llmkg
 from scale import SYNTH_EXAMPLES
 
 BROWSER = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
@@ -122,24 +122,6 @@ def _synthetic(value: str, kind: str) -> str:
     return value
 
 
-def serve(store: Path, timeout: float) -> tuple[subprocess.Popen[bytes], str]:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = int(probe.getsockname()[1])
-    command = [sys.executable, "-m", "llmkg.cli", "serve", "--store", str(store), "--port", str(port)]
-    command += ["--timeout", str(timeout)]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(6000):
-        try:
-            if httpx2.get(f"{base}/health", timeout=2).status_code == 200:
-                return process, base
-        except httpx2.HTTPError:
-            time.sleep(0.1)
-    process.kill()
-    raise SystemExit("llmkg serve did not start")
-
-
 def report(
     quads: int, pages: dict[str, list[tuple[str, float, float, int]]], queries: dict[str, tuple[float, int]]
 ) -> None:
@@ -177,7 +159,7 @@ def main() -> None:
         del built
         write_store_info(store, version="pages-benchmark", graph_files={}, records=records)
         print(f"  build record (statistics, audit) {time.perf_counter() - began:.1f} s", file=sys.stderr, flush=True)
-        process, base = serve(store, args.timeout)
+        process, base = serve_llmkg("--store", str(store), "--timeout", str(args.timeout))
         try:
             pages = crawl(base, args.per_route, args.timeout)
             queries = saved_query_times(base, args.timeout)
