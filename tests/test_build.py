@@ -15,7 +15,16 @@ from llmkg.app import create_app
 from llmkg.cli import app
 from llmkg.config import ServerSettings, data_root
 from llmkg.kg import audit, describe
-from llmkg.kg.build import STORE_INFO, Dataset, data_files, load_dataset, memory_store, nquads_bytes, recorded_report
+from llmkg.kg.build import (
+    STORE_INFO,
+    Dataset,
+    data_files,
+    load_dataset,
+    memory_store,
+    nquads_bytes,
+    recorded_report,
+    store_record,
+)
 from llmkg.namespaces import GRAPH, LLMKG, graph_iri
 
 from .conftest import REPO, make_root, value
@@ -120,3 +129,23 @@ def test_version_is_one_number_everywhere(dataset: Dataset) -> None:
     assert info["http://www.w3.org/2002/07/owl#versionInfo"] == __version__
     assert info["http://www.w3.org/2002/07/owl#versionIRI"].endswith("/" + __version__)
     assert f"## [{__version__}]" in (REPO / "CHANGELOG.md").read_text()
+
+
+def test_what_the_build_records_for_the_pages_is_what_they_would_compute(tmp_path: Path, dataset: Dataset) -> None:
+    """The model index, the families, the leaderboards and the ontology's examples: a page given the
+    record shows what it would have read from the store, and reads nothing (here: an empty store)."""
+    from llmkg.pages import boards, models, ontology_doc, precomputed
+    from llmkg.pages.data import PageSettings, Site
+
+    result = runner.invoke(app, ["build", "--out", str(tmp_path / "dist"), "--store", str(tmp_path / "store")])
+    assert result.exit_code == 0, result.output
+    recorded = store_record(tmp_path / "store", "pages")
+    assert set(recorded) == set(precomputed.RECORDED)
+    reading = Site(memory_store(dataset), settings=PageSettings())
+    given = Site(ox.Store(), settings=PageSettings(), recorded=json.loads(json.dumps(recorded)))
+    for chosen in ({}, {"kind": ["checkpoint"]}, {"open weights": ["yes"], "year": ["2025"]}):
+        assert models.index(given, chosen) == models.index(reading, chosen)
+    assert models.index(reading, {}).rows, "the shipped data has models"
+    assert models.families(given) == models.families(reading) != []
+    assert boards.index(given) == boards.index(reading) != []
+    assert ontology_doc.examples(given) == ontology_doc.examples(reading) != {}

@@ -381,7 +381,7 @@ def test_entity_pages_draw_the_lineage_both_ways(model: str, shown: str) -> None
 def test_the_audit_page_is_a_summary_and_one_section_at_a_time(
     client: TestClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(routes, "AUDIT_PAGE", 1)
+    monkeypatch.setattr(routes, "LIST_PAGE", 1)
     first = client.get("/audit", headers={"Accept": "text/html"})
     assert first.status_code == 200 and 'data-name="audit-sources"' in first.text
     sources = int(re.search(r'id="sources">(\d+)<', first.text)[1])  # type: ignore[index]
@@ -429,15 +429,41 @@ def test_what_points_at_a_thing_is_counted_and_the_first_few_shown(monkeypatch: 
     assert f"and {len(pointing) - 1} more" in text(section.group(0))
 
 
-@pytest.mark.parametrize(("path", "rows"), [("/conflicts", "conflicts"), ("/sources", "sources")])
-def test_long_lists_of_the_audit_are_paged(monkeypatch: pytest.MonkeyPatch, path: str, rows: str) -> None:
-    monkeypatch.setattr(routes, "AUDIT_PAGE", 1)
+LONG_LISTS = {
+    "/conflicts": lambda site: site.report.conflicts,
+    "/sources": lambda site: site.report.sources,
+    "/.well-known/void": lambda site: site.statistics.graph_triples,
+}
+
+
+@pytest.mark.parametrize("path", LONG_LISTS)
+def test_long_lists_are_paged(monkeypatch: pytest.MonkeyPatch, path: str) -> None:
+    monkeypatch.setattr(routes, "LIST_PAGE", 1)
     with TestClient(page_app(mini_store())) as client:
-        total = len(getattr(client.app.state.site.report, rows))  # type: ignore[attr-defined]
+        total = len(LONG_LISTS[path](client.app.state.site))  # type: ignore[attr-defined]
         assert total > 1, "the fixture must need more than one page"
         for number in range(1, total + 1):
-            html = client.get(f"{path}?page={number}").text
+            html = client.get(f"{path}?page={number}", headers={"Accept": "text/html"}).text
             body = re.search(r"<tbody>(.*?)</tbody>", html, re.DOTALL)
             assert body and body.group(1).count("<tr") == 1 and f"({total})" in html
             assert ('rel="next"' in html) == (number < total)
-        assert client.get(f"{path}?page={total + 1}").status_code == 404
+        assert client.get(f"{path}?page={total + 1}", headers={"Accept": "text/html"}).status_code == 404
+
+
+def test_the_model_index_is_paged_and_keeps_its_filters(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(routes, "LIST_PAGE", 1)
+    with TestClient(page_app(mini_store())) as client:
+        first = client.get("/models?kind=model")
+        total = int(re.search(r"(\d+) of \d+ shown", text(first.text))[1])  # type: ignore[index]
+        assert total > 1, "the fixture must have more than one model"
+        names, url = [], "/models?kind=model"
+        for number in range(1, total + 1):
+            html = client.get(url).text
+            body = re.search(r"<tbody>(.*?)</tbody>", html, re.DOTALL)
+            assert body and body.group(1).count("<tr") == 1 and f"Page {number} of {total}" in text(html)
+            names += re.findall(r'<td><a href="([^"]+)"', body.group(1))
+            following = re.search(r'rel="next" href="[^"]*/(models\?[^"]+)"', html)
+            assert (following is not None) == (number < total)
+            url = "/" + following.group(1).replace("&amp;", "&") if following else url
+        assert "kind=model" in url and len(set(names)) == total, "each model appears on exactly one page"
+        assert client.get(f"/models?kind=model&page={total + 1}").status_code == 404

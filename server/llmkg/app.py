@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 import pyoxigraph as ox
 from fastapi import FastAPI
@@ -22,7 +22,7 @@ from llmkg.api.http import RequestContext, install_error_handlers
 from llmkg.config import ServerSettings
 from llmkg.engine.endpoint import Endpoint
 from llmkg.kg import audit, catalog, describe
-from llmkg.kg.build import Dataset, pin_store, read_store_info, recorded_report, unpin_store
+from llmkg.kg.build import Dataset, pin_store, read_store_info, recorded_report, store_record, unpin_store
 from llmkg.pages import routes as page_routes
 from llmkg.pages.data import PageSettings, Row, Runner, rows, triple_row
 from llmkg.sparql.formats import N_TRIPLES, RESULTS_JSON
@@ -36,13 +36,15 @@ def create_app(
     version: str | None = None,
     statistics: describe.Statistics | None = None,
     report: audit.Report | None = None,
+    pages: dict[str, Any] | None = None,
 ) -> FastAPI:
     """The endpoint over ``store``: an in-memory store, the directory of one built by ``llmkg build --store``,
     or a :class:`~llmkg.sparql.remote.RemoteStore` (any SPARQL 1.1 engine, see sparql/store.py).
 
     ``version`` is the data version (ETag), ``statistics`` what the descriptions count, ``report`` the
-    audit the pages show; by default they are read from the store directory's build record, or computed
-    from the quads. Query workers start with the app's lifespan.
+    audit the pages show, ``pages`` what the pages read from the whole graph (pages/precomputed.py); by
+    default they are read from the store directory's build record, or computed from the quads. Query
+    workers start with the app's lifespan.
     """
     settings = settings or ServerSettings.from_env()
     pinned = pin_store(store) if isinstance(store, Path) else None  # later builds never reach this server
@@ -67,6 +69,7 @@ def create_app(
     api = (sparql_routes.router, saved_queries.router)
     runner = endpoint_runner(endpoint)
     report = report or (recorded_report(store) if isinstance(store, Path) else None)
+    pages = pages or (store_record(store, "pages") if isinstance(store, Path) else None)
     page_routes.install(
         app,
         site_store,
@@ -76,6 +79,7 @@ def create_app(
         version=endpoint.version,
         statistics=endpoint,
         report=report,
+        recorded=pages,
     )
     install_error_handlers(app)
     app.add_middleware(

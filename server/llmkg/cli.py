@@ -196,9 +196,16 @@ def build(
 
 
 def _records(dataset: Dataset, built: ox.Store) -> dict[str, object]:
-    """What the build record keeps for the servers: the statistics the descriptions give and the audit
-    report the audit, sources and conflicts pages show (each would read the whole store to compute)."""
-    return {"statistics": describe.statistics_record(built), "audit": build_report(dataset.quads).as_dict()}
+    """What the build record keeps for the servers: the statistics the descriptions give, the audit
+    report the audit, sources and conflicts pages show, and what other pages read from the whole graph
+    (each would read the whole store to compute)."""
+    from llmkg.pages import precomputed
+
+    return {
+        "statistics": describe.statistics_record(built),
+        "audit": build_report(dataset.quads).as_dict(),
+        "pages": precomputed.record(built),
+    }
 
 
 @app.command()
@@ -507,7 +514,7 @@ def _served_app(
 
     from llmkg.app import create_app
     from llmkg.config import ServerSettings
-    from llmkg.kg.build import read_store_info, recorded_report
+    from llmkg.kg.build import read_store_info, recorded_report, store_record
     from llmkg.kg.describe import recorded_statistics
 
     settings = ServerSettings.from_env()
@@ -527,7 +534,10 @@ def _served_app(
     copy = ox.Store()
     copy.bulk_extend(ox.Store.read_only(str(store)))
     version, statistics, recorded = read_store_info(store)[0], recorded_statistics(store), recorded_report(store)
-    return create_app(store=copy, settings=settings, version=version, statistics=statistics, report=recorded)
+    pages = store_record(store, "pages")
+    return create_app(
+        store=copy, settings=settings, version=version, statistics=statistics, report=recorded, pages=pages
+    )
 
 
 @app.command("load")

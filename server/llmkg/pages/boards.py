@@ -8,6 +8,7 @@ same result (a disagreement), and the source documents that state it.
 
 from __future__ import annotations
 
+import dataclasses
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -96,7 +97,9 @@ class Leaderboard:
 
 def leaderboard(site: Site, benchmark: str) -> Leaderboard:
     """The boards of a benchmark, and of each task if it is a suite (MLGym: per task, AUP per variant)."""
-    tasks = site.select("SELECT ?b ?t WHERE { ?t llmkg:taskOf ?b } ORDER BY ?t", b=ox.NamedNode(benchmark))
+    tasks = site.prefetch_labels_of(
+        site.select("SELECT ?b ?t WHERE { ?t llmkg:taskOf ?b } ORDER BY ?t", b=ox.NamedNode(benchmark))
+    )
     per_task = [(t["t"].value, site.label(t["t"]), boards(site, t["t"].value)) for t in tasks]
     return Leaderboard(benchmark, site.label(benchmark), boards(site, benchmark), [t for t in per_task if t[2]])
 
@@ -104,11 +107,11 @@ def leaderboard(site: Site, benchmark: str) -> Leaderboard:
 def boards(site: Site, benchmark: str) -> list[Board]:
     node = ox.NamedNode(benchmark)
     sources: dict[str, list[Source]] = defaultdict(list)
-    for row in site.select(_SOURCES, b=node):
+    for row in site.prefetch_labels_of(site.select(_SOURCES, b=node)):
         where = row.get("doc", row["g"])
         sources[row["r"].value].append(Source(where.value, site.label(where), row["value"].value))
     grouped: dict[tuple[str, ...], list[Row]] = defaultdict(list)
-    for row in site.select(_RESULTS, b=node):
+    for row in site.prefetch_labels_of(site.select(_RESULTS, b=node)):
         grouped[tuple(row[k].value if k in row else "" for k in SETTING)].append(row)
     out = [_board(site, key, rows, sources) for key, rows in grouped.items()]
     return sorted((b for b in out if b.entries), key=lambda b: b.title)
@@ -166,14 +169,28 @@ class BoardLink:
     tasks: int = 0
 
 
+#: Where the build record keeps the index of leaderboards (see pages/precomputed.py).
+RECORD = "leaderboards"
+
+
 def index(site: Site) -> list[BoardLink]:
-    """Every benchmark with results; the tasks of a suite count towards the suite."""
+    """Every benchmark with results; the tasks of a suite count towards the suite (read once: the
+    counts go through every result)."""
+    return site.once(RECORD, lambda: _index(site), recorded=lambda data: [BoardLink(**link) for link in data])
+
+
+def record(site: Site) -> list[dict[str, Any]]:
+    return [dataclasses.asdict(link) for link in index(site)]
+
+
+def _index(site: Site) -> list[BoardLink]:
     suite = {r["t"].value: r["b"].value for r in site.select("SELECT DISTINCT ?t ?b WHERE { ?t llmkg:taskOf ?b }")}
     counts = site.select(
         """SELECT ?b (COUNT(DISTINCT ?r) AS ?n) (COUNT(DISTINCT ?m) AS ?models) WHERE {
              GRAPH graph:preferred { ?r llmkg:benchmark ?b OPTIONAL { ?r llmkg:evaluatedModel ?m } } } GROUP BY ?b"""
     )
     found: dict[str, BoardLink] = {}
+    site.prefetch_labels(suite.get(row["b"].value, row["b"].value) for row in counts)
     for row in counts:
         bench = suite.get(row["b"].value, row["b"].value)
         link = found.setdefault(bench, BoardLink(bench, site.label(bench), 0, 0))
@@ -185,14 +202,20 @@ def index(site: Site) -> list[BoardLink]:
 
 def results_of(site: Site, iri: str) -> list[dict[str, str]]:
     """The results of a checkpoint, or of every checkpoint of a model, for its page."""
+    # The checkpoints first, then their results through VALUES: as one pattern (?ck llmkg:checkpointOf?
+    # ?x) the engine went through every node of the graph for the zero-length path, 6 s at 10M quads.
+    node = ox.NamedNode(iri)
+    checkpoints = site.select("SELECT ?x ?ck WHERE { ?ck llmkg:checkpointOf ?x }", x=node)
+    found = [r["ck"] for r in checkpoints if isinstance(r["ck"], ox.NamedNode)]
+    listed = " ".join(str(term) for term in [node, *found])  # IRIs, checked by pyoxigraph
     rows = site.select(
-        """SELECT DISTINCT ?x ?r ?ck ?b ?value ?metric ?shots WHERE {
-             ?ck llmkg:checkpointOf? ?x .
-             GRAPH graph:preferred { ?r llmkg:evaluatedModel ?ck ; llmkg:benchmark ?b ; llmkg:value ?value .
-               OPTIONAL { ?r llmkg:metric ?metric } OPTIONAL { ?r llmkg:shots ?shots } }
-           } ORDER BY ?b ?ck ?r""",
-        x=ox.NamedNode(iri),
+        f"""SELECT DISTINCT ?r ?ck ?b ?value ?metric ?shots WHERE {{
+             VALUES ?ck {{ {listed} }}
+             GRAPH graph:preferred {{ ?r llmkg:evaluatedModel ?ck ; llmkg:benchmark ?b ; llmkg:value ?value .
+               OPTIONAL {{ ?r llmkg:metric ?metric }} OPTIONAL {{ ?r llmkg:shots ?shots }} }}
+           }} ORDER BY ?b ?ck ?r"""
     )
+    site.prefetch_labels_of(rows)
     return [
         {
             "result": r["r"].value,

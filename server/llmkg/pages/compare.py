@@ -10,6 +10,7 @@ from urllib.parse import urlencode
 import pyoxigraph as ox
 
 from llmkg.namespaces import LLMKG, PREFIXES, expand, order_key, shorten
+from llmkg.pages import models as model_index
 from llmkg.pages.boards import title
 from llmkg.pages.data import Site
 from llmkg.pages.entity import display
@@ -63,6 +64,7 @@ def comparison(site: Site, family: str) -> Comparison:
              OPTIONAL { GRAPH graph:preferred { ?m llmkg:totalParameters ?n } } }""",
         f=node,
     )
+    site.prefetch_labels_of(members)
     order = sorted(members, key=lambda r: (float(r["n"].value) if "n" in r else 0.0, site.label(r["m"])))
     models = list(dict.fromkeys((r["m"].value, site.label(r["m"])) for r in order))
     nodes = [ox.NamedNode(iri) for iri, _ in models]
@@ -98,13 +100,9 @@ def _model_iri(site: Site, name: str) -> str:
 
 
 def candidates(site: Site) -> list[tuple[str, str, str]]:
-    """(prefixed name, label, kind) of every model and checkpoint, for the form that adds one."""
-    found = site.select(
-        "SELECT DISTINCT ?x ?kind WHERE { VALUES ?kind { llmkg:Model llmkg:Checkpoint } GRAPH ?g { ?x a ?kind } }"
-    )
-    listed = {(shorten(r["x"]), site.label(r["x"]), "model" if r["kind"].value.endswith("Model") else "checkpoint")
-              for r in found}  # fmt: skip
-    return sorted(listed, key=lambda c: (c[2] != "model", c[1].lower()))
+    """(prefixed name, label, kind) of every model and checkpoint, for the form that adds one: the
+    model index's rows, which are models first, then by label."""
+    return [(shorten(ox.NamedNode(row.iri)), row.label, row.kind) for row in model_index.index(site, {}).rows]
 
 
 def _values(models: list[ox.NamedNode]) -> str:
@@ -114,7 +112,8 @@ def _values(models: list[ox.NamedNode]) -> str:
 
 def _facts(site: Site, models: list[ox.NamedNode]) -> list[CompareRow]:
     rows: dict[str, CompareRow] = {}
-    facts = site.select(f"SELECT DISTINCT ?m ?p ?o WHERE {{ {_values(models)} GRAPH graph:preferred {{ ?m ?p ?o }} }}")
+    query = f"SELECT DISTINCT ?m ?p ?o WHERE {{ {_values(models)} GRAPH graph:preferred {{ ?m ?p ?o }} }}"
+    facts = site.prefetch_labels_of(site.select(query))
     for r in sorted(facts, key=lambda r: order_key(r["o"])):  # not by the engine: ?o mixes every kind of value
         prop, model = r["p"].value, r["m"].value
         if prop in SKIP:
@@ -143,6 +142,7 @@ def _scores(site: Site, models: list[ox.NamedNode]) -> list[CompareRow]:
              OPTIONAL {{ GRAPH graph:preferred {{ ?ck llmkg:tuning ?tuning }} }}
            }} ORDER BY ?b ?r"""
     )
+    site.prefetch_labels_of(found)
     rows: dict[tuple[str, str], CompareRow] = {}
     for r in found:
         key = {k: r[k].value if k in r else "" for k in ("metric", "shots", "cot", "setting")}

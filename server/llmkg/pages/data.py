@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -39,6 +38,8 @@ VENDOR_FILES = {
 #: Predicates why() reads to describe graphs and documents.
 _META = audit.PROVENANCE_PREDICATES
 LABEL = PREFIXES["rdfs"] + "label"
+#: What a page shows of a source document beside its title (local names of llmkg properties).
+DOCUMENT_FACTS = ("party", "evidence", "arxivId", "doi")
 DEFAULT_NODE = ox.NamedNode(DEFAULT_GRAPH)
 
 
@@ -80,10 +81,16 @@ def find_node_modules(override: str | None = None) -> Path | None:
 
 
 T = TypeVar("T")
+#: The labels of the IRIs put in place of {{VALUES}}; derived graphs other than graph/preferred are left
+#: out: they repeat the same labels (the default graph and its slices by validity, several times over).
 _LABELS = f"""SELECT ?s ?label ?preferred WHERE {{
+  VALUES ?s {{ {{{{VALUES}}}} }}
   {{ GRAPH <{PREFERRED_GRAPH}> {{ ?s rdfs:label ?label }} BIND(true AS ?preferred) }}
   UNION {{ GRAPH ?g {{ ?s rdfs:label ?label }} FILTER NOT EXISTS {{ ?g a llmkg:DerivedGraph }} }}
 }}"""
+#: IRIs whose labels one query reads, and how many labels a server keeps before it starts again.
+LABEL_BATCH = 1000
+LABELS_KEPT = 200_000
 
 
 class HasStatistics(Protocol):
@@ -104,24 +111,35 @@ class Site:
         version: str | None = None,
         statistics: HasStatistics | None = None,
         report: audit.Report | None = None,
+        recorded: dict[str, Any] | None = None,
     ) -> None:
         self.store, self.settings, self._counted = store, settings, statistics
+        self._recorded = recorded or {}  # what the build computed for the pages (pages/precomputed.py)
         self.runner = runner or self._run_here
         if version is not None:  # the endpoint's, from the build record: hashing the store reads all of it
             self.version = version
         self._lock = threading.Lock()
         self._report = report  # the build's, when the store has its record
         self._kept: dict[str, Any] = {}
+        self._labels: dict[str, str | None] = {}  # by IRI, None for none; see prefetch_labels
+        self._documents: dict[str, dict[str, str]] = {}
         #: Rendered resources by address, IRI and format: the data never changes while served, and
         #: rendering a large graph in the server's own process slows every other request while it runs.
         self.rendered: ResultCache[Response] = ResultCache(512, max_bytes=64 << 20, weigh=lambda r: len(r.body))
 
-    def once(self, key: str, compute: Callable[[], T]) -> T:
+    def once(self, key: str, compute: Callable[[], T], *, recorded: Callable[[Any], T] | None = None) -> T:
         """What ``compute`` returns, computed on first use and kept (the data never changes while it is
-        served); two requests arriving together may both compute it, and one result is kept."""
+        served), or made by ``recorded`` from what the build recorded under ``key`` when it did (see
+        pages/precomputed.py); two requests arriving together may both compute it, and one is kept."""
         if key not in self._kept:
-            self._kept.setdefault(key, compute())
+            found = self._recorded.get(key)
+            self._kept.setdefault(key, recorded(found) if recorded is not None and found is not None else compute())
         return cast(T, self._kept[key])
+
+    def remember_labels(self, labels: dict[str, str]) -> None:
+        """Labels read elsewhere (the build record), so that no page reads them again."""
+        with self._lock:
+            self._labels.update(labels)
 
     def select(self, query: str, **bindings: Term) -> list[Row]:
         """Rows of a fixed SELECT over the served dataset (graph/default), with ``bindings`` substituted."""
@@ -141,14 +159,14 @@ class Site:
         """The data version (the same content hash the endpoint's ETags and VoID carry), unless given."""
         return Dataset(quads=self.quads).version
 
-    @cached_property
-    def documents(self) -> dict[str, dict[str, str]]:
-        """Of each source document: its party, evidence, arXiv id and DOI (local names and lexical values)."""
-        found: dict[str, dict[str, str]] = defaultdict(dict)
-        for name in ("party", "evidence", "arxivId", "doi"):
-            for q in self.store.quads_for_pattern(None, ox.NamedNode(LLMKG + name), None, None):
-                found[text(q.subject)][name] = text(q.object).removeprefix(LLMKG)
-        return dict(found)
+    def document(self, iri: str) -> dict[str, str]:
+        """Of one source document: its party, evidence, arXiv id and DOI (local names and lexical values),
+        read on first use: a large graph has hundreds of thousands of documents, a page shows a few."""
+        if iri not in self._documents:
+            found = self.store.quads_for_pattern(ox.NamedNode(iri), None, None, None) if iri else iter(())
+            facts = {q.predicate.value.removeprefix(LLMKG): text(q.object).removeprefix(LLMKG) for q in found}
+            self._documents[iri] = {k: v for k, v in facts.items() if k in DOCUMENT_FACTS}
+        return self._documents[iri]
 
     @cached_property
     def statistics(self) -> describe.Statistics:
@@ -192,23 +210,44 @@ class Site:
     def conflict(self, subject: str, prop: str) -> audit.Conflict | None:
         return self.conflicts.get((shorten(ox.NamedNode(subject)), shorten(ox.NamedNode(prop))))
 
-    @cached_property
-    def labels(self) -> dict[str, str]:
-        """One label per IRI: the preferred graph's, else any, English first. Derived graphs other than
-        graph/preferred are left out: they repeat the same labels (the default graph and its slices by
-        validity, several times over), which at 10M quads was more than a worker may send."""
-        found: dict[str, list[tuple[int, str]]] = defaultdict(list)
-        for row in self.select(_LABELS):
-            label = row.get("label")
-            if isinstance(label, ox.Literal) and "s" in row:
-                rank = ("preferred" not in row) * 2 + (label.language not in (None, "en"))
-                found[text(row["s"])].append((rank, label.value))
-        return {iri: min(options)[1] for iri, options in found.items()}
+    def prefetch_labels(self, iris: Iterable[str]) -> None:
+        """Read the labels of ``iris`` not read yet, LABEL_BATCH to a query: a page that lists many
+        things asks once, rather than once for each (against a remote engine, once is one request)."""
+        missing = [i for i in dict.fromkeys(iris) if i not in self._labels]
+        for start in range(0, len(missing), LABEL_BATCH):
+            batch = missing[start : start + LABEL_BATCH]
+            found: dict[str, list[tuple[int, str]]] = {iri: [] for iri in batch}
+            values = " ".join(str(ox.NamedNode(iri)) for iri in batch)
+            for row in self.select(_LABELS.replace("{{VALUES}}", values)):
+                label = row.get("label")
+                if isinstance(label, ox.Literal) and "s" in row:
+                    rank = ("preferred" not in row) * 2 + (label.language not in (None, "en"))
+                    found[text(row["s"])].append((rank, label.value))
+            with self._lock:
+                if len(self._labels) > LABELS_KEPT:  # a crawl would otherwise keep every label of the graph
+                    self._labels.clear()
+                self._labels.update({iri: min(options)[1] if options else None for iri, options in found.items()})
+
+    def prefetch_labels_of(self, rows: Iterable[Row]) -> list[Row]:
+        """``rows``, once the labels of every IRI in them are read (see prefetch_labels)."""
+        listed = list(rows)
+        self.prefetch_labels(t.value for row in listed for t in row.values() if isinstance(t, ox.NamedNode))
+        return listed
+
+    def own_label(self, iri: str) -> str | None:
+        """The label the graph gives ``iri``: graph/preferred's, else any but a derived graph's (they
+        repeat the same labels), English first; None when it has none."""
+        if iri not in self._labels:
+            self.prefetch_labels([iri])
+        return self._labels.get(iri)
 
     def label(self, term: Term | str) -> str:
+        """What a page calls ``term``: its own label, else a prefixed name for the project's IRIs and
+        blank nodes, else the words of its local name."""
         iri = term if isinstance(term, str) else text(term)
-        if iri in self.labels:
-            return self.labels[iri]
+        found = self.own_label(iri) if isinstance(term, str | ox.NamedNode) else None
+        if found is not None:
+            return found
         if iri.startswith(self.settings.iris.public) or not isinstance(term, str | ox.NamedNode):
             return shorten(ox.NamedNode(iri)) if isinstance(term, str) else shorten(term)
         return words(iri)

@@ -133,5 +133,6 @@ def void_view(site: Site, root: str) -> VoidView:
     triples = describe.void_description(stats, dataset=dataset_iri(site), base_url=root, version=site.version)
     own = [t for t in triples if text(t.subject) == dataset_iri(site) and t.predicate.value != VOID + "subset"]
     statements = sorted((t.predicate.value, text(t.object), isinstance(t.object, ox.NamedNode)) for t in own)
+    site.prefetch_labels(iri for p, o, linked in statements for iri in ([p, o] if linked else [p]))
     graphs = sorted(stats.graph_triples.items(), key=lambda g: (-g[1], g[0]))
     return VoidView(statements=statements, graphs=graphs)

@@ -7,14 +7,14 @@ the audit's conflicts, so the pages say exactly what ``llmkg why`` and ``llmkg a
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import pyoxigraph as ox
 
 from llmkg.kg.asof import Run, value_runs
 from llmkg.kg.audit import Conflict, Reason
-from llmkg.namespaces import ID, LLMKG, PREFIXES, expand, shorten
+from llmkg.namespaces import ID, LLMKG, PREFIXES, expand, shorten, text
 from llmkg.pages.data import Site
 from llmkg.pages.presentation import external_link, group_of, short_version
 
@@ -112,11 +112,13 @@ INBOUND_LIMIT = 30
 #: generation a model succeeds); a lineage tree follows them both ways, a few steps at most.
 LINEAGE = ("distilledFrom", "prunedFrom", "fineTunedFrom", "quantizedFrom", "basedOn", "successorOf")
 LINEAGE_DEPTH = 4
-_LINEAGE_EDGES = f"""
-SELECT DISTINCT ?derived ?how ?ancestor WHERE {{
+#: The lineage links of ?x in any graph: what it comes from (?x ?how ?other) or, with the pattern turned
+#: round, what comes from it.
+_LINEAGE_UP = f"""SELECT DISTINCT ?x ?other ?how WHERE {{
   VALUES ?how {{ {" ".join("llmkg:" + p for p in LINEAGE)} }}
-  GRAPH ?g {{ ?derived ?how ?ancestor }}
+  GRAPH ?g {{ ?x ?how ?other }}
 }}"""
+_LINEAGE_DOWN = _LINEAGE_UP.replace("?x ?how ?other", "?other ?how ?x")
 
 
 @dataclass
@@ -130,32 +132,20 @@ class LineageNode:
 
 def lineage(site: Site, iri: str) -> tuple[list[LineageNode], list[LineageNode]]:
     """What ``iri`` comes from (ancestors, nearest first) and what comes from it (descendants), as trees."""
-    up, down = site.once("lineage", lambda: _lineage_edges(site))
-    return _tree(site, iri, up, frozenset()), _tree(site, iri, down, frozenset())
+    return _tree(site, iri, _LINEAGE_UP, frozenset()), _tree(site, iri, _LINEAGE_DOWN, frozenset())
 
 
-Edges = dict[str, set[tuple[str, str]]]
-
-
-def _lineage_edges(site: Site) -> tuple[Edges, Edges]:
-    """Every lineage link of the graph, both ways, read once (a large graph has tens of thousands)."""
-    up: Edges = defaultdict(set)
-    down: Edges = defaultdict(set)
-    for row in site.select(_LINEAGE_EDGES):
-        derived, how, ancestor = (row[k].value for k in ("derived", "how", "ancestor"))
-        up[derived].add((ancestor, how))
-        down[ancestor].add((derived, how))
-    return up, down
-
-
-def _tree(site: Site, iri: str, edges: dict[str, set[tuple[str, str]]], seen: frozenset[str]) -> list[LineageNode]:
-    """The models one step from ``iri`` along ``edges``, each with its own subtree, until LINEAGE_DEPTH."""
+def _tree(site: Site, iri: str, step: str, seen: frozenset[str]) -> list[LineageNode]:
+    """The models one ``step`` from ``iri``, each with its own subtree, until LINEAGE_DEPTH: one query a
+    model, so a page reads its own few links, never the tens of thousands of a large graph."""
     if len(seen) >= LINEAGE_DEPTH:
         return []
+    links = {(text(r["other"]), text(r["how"])) for r in site.select(step, x=ox.NamedNode(iri))}
+    site.prefetch_labels(other for other, _ in links)
     nodes = []
-    for other, how in sorted(edges.get(iri, ()), key=lambda edge: (site.label(edge[0]).lower(), edge[1])):
+    for other, how in sorted(links, key=lambda link: (site.label(link[0]).lower(), link[1])):
         if other not in seen and other != iri:
-            children = _tree(site, other, edges, seen | {iri})
+            children = _tree(site, other, step, seen | {iri})
             nodes.append(LineageNode(Link(site.label(other), other), site.label(how), children))
     return nodes
 
@@ -184,6 +174,9 @@ def entity(site: Site, iri: str, as_of: str | None = None) -> EntityView:
     """Everything an entity page shows about ``iri`` (as the graph stood on ``as_of``, if given)."""
     by_prop: dict[str, list[tuple[Reason, ox.Quad]]] = defaultdict(list)
     own = {_key(q): q for q in site.store.quads_for_pattern(ox.NamedNode(iri), None, None, None)}
+    site.prefetch_labels(
+        [iri, *(t.value for q in own.values() for t in (q.predicate, q.object) if isinstance(t, ox.NamedNode))]
+    )
     for reason in site.why(iri, as_of):
         quad = own.get((reason.property, reason.value, reason.graph))
         if quad is not None:
@@ -197,7 +190,7 @@ def entity(site: Site, iri: str, as_of: str | None = None) -> EntityView:
     ordered += [(name, rows) for name, rows in groups.items() if name not in order]
     types = [Link(site.label(t), t) for t in site.types(iri)]
     titles = [q.object.value for q in own.values() if q.predicate.value == TITLE and isinstance(q.object, ox.Literal)]
-    label = site.label(iri) if iri in site.labels or not titles else min(titles)
+    label = site.label(iri) if site.own_label(iri) is not None or not titles else min(titles)
     view = EntityView(iri, label, types, ordered, inbound(site, iri))
     view.summary = summary(site, view)
     view.ancestors, view.descendants = lineage(site, iri)
@@ -233,7 +226,7 @@ def _papers(site: Site, statements: Iterable[Statement]) -> list[Value]:
     """The documents with an arXiv id or DOI that state something about the entity."""
     found: dict[str, Value] = {}
     for badge in (b for s in statements for v in s.values for b in v.badges if not b.curated):
-        facts = site.documents.get(badge.source_iri, {})
+        facts = site.document(badge.source_iri)
         if "arxivId" in facts or "doi" in facts:
             found.setdefault(badge.source_iri, Value(badge.title or badge.source, iri=badge.source_iri))
     return sorted(found.values(), key=lambda v: v.text)
@@ -250,7 +243,7 @@ def _values(site: Site, pairs: list[tuple[Reason, ox.Quad]]) -> list[Value]:
         if value is None:
             value = values[quad.object] = _value(site, quad)
         value.preferred |= reason.preferred
-        value.badges.append(badge(reason, site.documents))
+        value.badges.append(badge(reason, site.document))
     for value in values.values():
         value.badges.sort(key=lambda b: (b.rank, _newest_first(b.date)))
     return sorted(values.values(), key=lambda v: (not v.preferred, v.text))
@@ -270,8 +263,8 @@ def _value(site: Site, quad: ox.Quad) -> Value:
     return Value(str(term))
 
 
-def badge(reason: Reason, documents: dict[str, dict[str, str]] | None = None) -> Badge:
-    """A value's source as a badge; ``documents`` (Site.documents) gives the source's party."""
+def badge(reason: Reason, document: Callable[[str], dict[str, str]] | None = None) -> Badge:
+    """A value's source as a badge; ``document`` (Site.document) gives the source's party."""
     curated = reason.source == "(curated)"
     source_iri = "" if curated else expand(reason.source)
     return Badge(
@@ -283,7 +276,7 @@ def badge(reason: Reason, documents: dict[str, dict[str, str]] | None = None) ->
         date=reason.date,
         locator=reason.locator,
         evidence=reason.evidence,
-        party=(documents or {}).get(source_iri, {}).get("party", ""),
+        party=document(source_iri).get("party", "") if document and source_iri else "",
     )
 
 
@@ -328,6 +321,7 @@ def inbound(site: Site, iri: str) -> list[Inbound]:
             p=row["p"],
             o=node,
         )
+        site.prefetch_labels(r["s"].value for r in first)
         links = sorted((Link(site.label(r["s"]), r["s"].value) for r in first), key=lambda link: link.label.lower())
         found.append(Inbound(site.label(row["p"]), links, int(row["n"].value) - len(links)))
     return sorted(found, key=lambda i: i.label)

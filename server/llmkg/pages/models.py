@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urlencode
 
 import pyoxigraph as ox
@@ -35,6 +36,8 @@ PROPERTIES = {
 COLUMN_OF = {expand(short): column for column, short in PROPERTIES.items()}
 #: Columns a checkpoint takes from its model when it states nothing itself.
 INHERITED = ("family", "developer", "active", "total", "context", "released", "licence", "input", "output", "status")
+#: Where the build record keeps the index (see pages/precomputed.py).
+RECORD, FAMILIES = "model index", "families"
 #: Facets, in the order the page lists them.
 FACETS = ("kind", "family", "developer", "licence", "modalities", "open weights", "year")
 #: Types read from the default graph, where each is stated once: read from every graph that states them,
@@ -47,23 +50,37 @@ INDEX_QUERY = f"""SELECT ?x ?kind ?p ?o WHERE {{
 }}"""
 
 
+#: One value in a column: its lexical form or IRI, and whether it is an IRI.
+Cell = tuple[str, bool]
+
+
 @dataclass
 class Row:
     iri: str
     label: str
     kind: str  # "model" or "checkpoint"
-    values: dict[str, list[ox.NamedNode | ox.Literal]] = field(default_factory=dict)
+    values: dict[str, list[Cell]] = field(default_factory=dict)
     inherited: set[str] = field(default_factory=set)  # columns shown from the checkpoint's model
 
     def iris(self, column: str) -> list[str]:
-        return [v.value for v in self.values.get(column, []) if isinstance(v, ox.NamedNode)]
+        return [value for value, is_iri in self.values.get(column, []) if is_iri]
 
     def number(self, column: str) -> int | None:
-        found = [int(v.value) for v in self.values.get(column, []) if isinstance(v, ox.Literal)]
+        found = [int(value) for value, is_iri in self.values.get(column, []) if not is_iri]
         return max(found) if found else None
 
     def text(self, column: str) -> str:
-        return ", ".join(sorted(v.value for v in self.values.get(column, [])))
+        return ", ".join(sorted(value for value, _ in self.values.get(column, [])))
+
+    def as_list(self) -> list[Any]:
+        """The row as the build records it (its own values: a checkpoint inherits again when read)."""
+        cells = {column: [[value, int(is_iri)] for value, is_iri in listed] for column, listed in self.values.items()}
+        return [self.iri, self.label, self.kind, cells]
+
+    @classmethod
+    def from_list(cls, data: list[Any]) -> Row:
+        iri, label, kind, cells = data
+        return cls(iri, label, kind, {column: [(v, bool(i)) for v, i in listed] for column, listed in cells.items()})
 
 
 @dataclass
@@ -76,9 +93,15 @@ class Index:
 
 def rows(site: Site) -> list[Row]:
     """Every model and checkpoint with its preferred values; checkpoints fill gaps from their model."""
+    return _inherit(_own_rows(site))
+
+
+def _own_rows(site: Site) -> list[Row]:
     found: dict[str, Row] = {}
-    values: dict[str, dict[str, list[ox.NamedNode | ox.Literal]]] = defaultdict(lambda: defaultdict(list))
-    for r in site.select(INDEX_QUERY):
+    values: dict[str, dict[str, list[Cell]]] = defaultdict(lambda: defaultdict(list))
+    every = site.select(INDEX_QUERY)
+    site.prefetch_labels(text(r["x"]) for r in every)
+    for r in every:
         iri = text(r["x"])
         kind = "model" if text(r["kind"]) == LLMKG + "Model" else "checkpoint"
         found.setdefault(iri, Row(iri, site.label(iri), kind))
@@ -86,11 +109,18 @@ def rows(site: Site) -> list[Row]:
         if "p" not in r or not isinstance(term, ox.NamedNode | ox.Literal):
             continue
         listed = values[iri][COLUMN_OF[text(r["p"])]]
-        if term not in listed:
-            listed.append(term)
+        cell = (term.value, isinstance(term, ox.NamedNode))
+        if cell not in listed:
+            listed.append(cell)
     for row in found.values():
-        row.values = dict(values[row.iri])
-    for row in found.values():
+        row.values = {column: sorted(cells) for column, cells in values[row.iri].items()}  # whatever the store's order
+    return sorted(found.values(), key=lambda r: (r.kind != "model", r.label.lower()))
+
+
+def _inherit(every: list[Row]) -> list[Row]:
+    """``every`` row, each checkpoint given its model's values in the columns where it states none."""
+    found = {row.iri: row for row in every}
+    for row in every:
         model = next((found[m] for m in row.iris("model") if m in found), None)
         if model is None:
             continue
@@ -98,7 +128,20 @@ def rows(site: Site) -> list[Row]:
             if column not in row.values and column in model.values:
                 row.values[column] = model.values[column]
                 row.inherited.add(column)
-    return sorted(found.values(), key=lambda r: (r.kind != "model", r.label.lower()))
+    return every
+
+
+def record(site: Site) -> dict[str, Any]:
+    """The index as the build records it: every row, and the labels of the things its cells name."""
+    every = _own_rows(site)
+    named = {value for row in every for cells in row.values.values() for value, is_iri in cells if is_iri}
+    site.prefetch_labels(named)
+    return {"rows": [row.as_list() for row in every], "labels": {iri: site.label(iri) for iri in sorted(named)}}
+
+
+def _from_record(site: Site, data: dict[str, Any]) -> list[Row]:
+    site.remember_labels(data["labels"])
+    return _inherit([Row.from_list(row) for row in data["rows"]])
 
 
 def facet_values(site: Site, row: Row) -> dict[str, list[tuple[str, str]]]:
@@ -124,9 +167,13 @@ def open_weights_of(row: Row) -> str:
 
 
 def index(site: Site, chosen: dict[str, list[str]]) -> Index:
-    """The rows that have every chosen facet value, and each facet's counts among them."""
-    every = rows(site)
-    facets = {row.iri: facet_values(site, row) for row in every}
+    """The rows that have every chosen facet value, and each facet's counts among them (the rows and
+    their facet values are read once per server: the data does not change while it is served)."""
+    every, facets = site.once(
+        RECORD,
+        lambda: _with_facets(site, rows(site)),
+        recorded=lambda data: _with_facets(site, _from_record(site, data)),
+    )
     wanted = {k: set(v) for k, v in chosen.items() if k in FACETS and v}
     shown = [r for r in every if all(wanted[k] & {key for key, _ in facets[r.iri][k]} for k in wanted)]
     counts: dict[str, Counter[tuple[str, str]]] = {name: Counter() for name in FACETS}
@@ -138,6 +185,27 @@ def index(site: Site, chosen: dict[str, list[str]]) -> Index:
         for name in FACETS
     }
     return Index(rows=shown, facets=listed, chosen={k: sorted(v) for k, v in wanted.items()}, total=len(every))
+
+
+def _with_facets(site: Site, every: list[Row]) -> tuple[list[Row], dict[str, dict[str, list[tuple[str, str]]]]]:
+    return every, {row.iri: facet_values(site, row) for row in every}
+
+
+def link(chosen: dict[str, list[str]]) -> str:
+    """The index's address with the ``chosen`` filters, ready for a ``page=`` to follow."""
+    query = urlencode([(name, v) for name, values in chosen.items() for v in values])
+    return f"models?{query}&" if query else "models?"
+
+
+def families(site: Site) -> list[tuple[str, str]]:
+    """(IRI, label) of the families that have a model, by label: what the home page lists."""
+    return site.once(FAMILIES, lambda: _families(site), recorded=lambda data: [(iri, label) for iri, label in data])
+
+
+def _families(site: Site) -> list[tuple[str, str]]:
+    found = site.select("SELECT DISTINCT ?f WHERE { ?f a llmkg:ModelFamily . FILTER EXISTS { ?m llmkg:inFamily ?f } }")
+    site.prefetch_labels(text(r["f"]) for r in found)
+    return sorted(((text(r["f"]), site.label(r["f"])) for r in found), key=lambda family: family[1])
 
 
 def size(number: int | None) -> str:

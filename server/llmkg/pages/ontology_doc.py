@@ -75,8 +75,17 @@ _INSTANCES = f"""
 SELECT ?t (MIN(?x) AS ?s) WHERE {{ GRAPH <{PREFERRED_GRAPH}> {{ ?x a ?t }} }} GROUP BY ?t"""
 
 
+#: Where the build record keeps the examples (see pages/precomputed.py).
+RECORD = "ontology examples"
+
+
 def examples(site: Site) -> dict[str, str]:
-    """A statement from the graph for each term it uses, as Turtle with the graph's prefixes."""
+    """A statement from the graph for each term it uses, as Turtle with the graph's prefixes (read
+    once: finding the first use of each term goes through all of graph/preferred)."""
+    return site.once(RECORD, lambda: _examples(site), recorded=dict)
+
+
+def _examples(site: Site) -> dict[str, str]:
     declared = terms(site)
     found: dict[str, list[str]] = {}
     for row in site.select(_USES):

@@ -37,6 +37,7 @@ def install(
     version: str | None = None,
     statistics: HasStatistics | None = None,
     report: audit_report.Report | None = None,
+    recorded: dict[str, Any] | None = None,
 ) -> Site:
     """Add the pages and the Linked Data routes to ``app``, serving ``store``.
 
@@ -44,7 +45,15 @@ def install(
     routes in order, and trying the 26 page routes first cost every SPARQL request about 0.1 ms.
     """
     settings = settings or PageSettings.from_env()
-    site = Site(store, settings=settings, runner=runner, version=version, statistics=statistics, report=report)
+    site = Site(
+        store,
+        settings=settings,
+        runner=runner,
+        version=version,
+        statistics=statistics,
+        report=report,
+        recorded=recorded,
+    )
     app.state.site = site
     app.include_router(for_browsers)
     for routes in api:
@@ -63,17 +72,12 @@ async def home(request: Request) -> Response:
         return JSONResponse(kit.entry_points(base(request)), headers={"Vary": "Accept"})
     site = site_of(request)
     context = {
-        "families": await run_in_threadpool(_families, site),
+        "families": await run_in_threadpool(models.families, site),
         "queries": catalog.saved_queries(site.settings.data, strict=False),
         "boards": await run_in_threadpool(boards.index, site),
     }
     context["jsonld"] = discovery.dataset_jsonld(site, base(request))
     return page(request, "home.html", context, headers={"Vary": "Accept"})
-
-
-def _families(site: Site) -> list[str]:
-    found = site.select("SELECT DISTINCT ?f WHERE { ?f a llmkg:ModelFamily . FILTER EXISTS { ?m llmkg:inFamily ?f } }")
-    return sorted((r["f"].value for r in found), key=site.label)
 
 
 @for_browsers.get("/sparql", response_class=HTMLResponse)
@@ -94,7 +98,10 @@ async def queries_for_browsers(request: Request) -> Response:
 async def void_for_browsers(request: Request) -> Response:
     """The VoID description as a page (programs get RDF)."""
     view = await run_in_threadpool(discovery.void_view, site_of(request), base(request))
-    return page(request, "void.html", {"void": view}, headers={"Vary": "Accept"})
+    shown = one_page(request, view.graphs, "The list of named graphs")
+    if isinstance(shown, Response):
+        return shown
+    return page(request, "void.html", {"void": view, "graphs": shown.rows, **shown.context}, headers={"Vary": "Accept"})
 
 
 @router.get("/sitemap.xml")
@@ -130,8 +137,12 @@ async def model_index(request: Request) -> Response:
     """Every model and checkpoint with the facts people compare; facets filter (``?family=IRI&year=2025``)."""
     chosen = {name: request.query_params.getlist(name) for name in models.FACETS}
     view = await run_in_threadpool(models.index, site_of(request), chosen)
+    shown = one_page(request, view.rows, "The model index")
+    if isinstance(shown, Response):
+        return shown
     helpers = {"toggled": models.toggled, "size": models.size, "open_weights": models.open_weights_of}
-    return page(request, "models.html", {"index": view, **helpers})
+    context = {"index": view, "rows": shown.rows, "link": models.link(view.chosen), **shown.context}
+    return page(request, "models.html", context | helpers)
 
 
 @router.get("/cite", response_class=HTMLResponse)
@@ -250,9 +261,10 @@ async def audit(request: Request) -> Response:
     return page(request, "audit.html", context, headers={"Vary": "Accept"})
 
 
-#: The audit page shows its summary and one section at a time, AUDIT_PAGE rows a page; the lists of
-#: conflicts and of sources too (a graph of 10M quads has twenty thousand conflicts).
-AUDIT_PAGE = 200
+#: The audit page shows its summary and one section at a time, LIST_PAGE rows a page; the lists of
+#: conflicts, of sources and of models too (a graph of 10M quads has twenty thousand conflicts and
+#: forty thousand models and checkpoints).
+LIST_PAGE = 200
 
 
 @dataclasses.dataclass
@@ -268,13 +280,13 @@ class Page:
 
 
 def one_page(request: Request, rows: Sequence[Any], what: str) -> Page | Response:
-    """The rows of the page ``?page=`` asks for (AUDIT_PAGE a page), or a 404 naming the pages there are."""
+    """The rows of the page ``?page=`` asks for (LIST_PAGE a page), or a 404 naming the pages there are."""
     number = request.query_params.get("page", "1")
-    pages = max(1, -(-len(rows) // AUDIT_PAGE))
+    pages = max(1, -(-len(rows) // LIST_PAGE))
     if not number.isdigit() or not 1 <= int(number) <= pages:
         return not_found(request, f"{what} has pages 1 to {pages}.")
-    first = (int(number) - 1) * AUDIT_PAGE
-    return Page(list(rows[first : first + AUDIT_PAGE]), int(number), pages, len(rows))
+    first = (int(number) - 1) * LIST_PAGE
+    return Page(list(rows[first : first + LIST_PAGE]), int(number), pages, len(rows))
 
 
 AUDIT_SECTIONS: dict[str, Callable[[audit_report.Report], list[Any]]] = {
