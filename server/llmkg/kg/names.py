@@ -11,7 +11,7 @@ import difflib
 
 import pyoxigraph as ox
 
-from llmkg.namespaces import PREFIXES, shorten
+from llmkg.namespaces import DEFAULT_GRAPH, PREFIXES, shorten
 from llmkg.sparql.store import Backend
 
 #: At most this many suggestions, and how close (difflib's ratio) a suggestion must be.
@@ -47,9 +47,16 @@ def suggest(value: str, candidates: list[str]) -> list[str]:
 
 
 def same_kind(store: Backend, value: str) -> list[str]:
-    """The subjects the graph describes in the namespace of ``value`` (all of them when it has none)."""
-    prefix = ox.Literal(namespace(value))
-    found = store.query(f"SELECT DISTINCT ?s WHERE {{ GRAPH ?g {{ ?s ?p ?o }} FILTER(STRSTARTS(STR(?s), {prefix})) }}")
+    """The things the graph describes in the namespace of ``value``, none when it is in none of the graph's
+    namespaces. Things are read by their type in graph/default, which types each thing once: reading every
+    subject of every graph took 15 s at 10M quads, the type statements of the default graph 1 s."""
+    ns = namespace(value)
+    if not ns:
+        return []
+    prefix, graph = ox.Literal(ns), ox.NamedNode(DEFAULT_GRAPH)
+    found = store.query(
+        f"SELECT DISTINCT ?s WHERE {{ GRAPH {graph} {{ ?s a ?t }} FILTER(STRSTARTS(STR(?s), {prefix})) }}"
+    )
     assert isinstance(found, ox.QuerySolutions)
     return [row["s"].value for row in found if isinstance(row["s"], ox.NamedNode)]
 
