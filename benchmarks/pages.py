@@ -41,6 +41,7 @@ from llmkg.kg.build import write_store_info
 from llmkg.kg.describe import statistics_record
 from llmkg.namespaces import ID
 from llmkg.pages import precomputed
+from llmkg.pages.discovery import SITE_PAGES
 from loopback import serve_llmkg
 from scale import SYNTH_EXAMPLES
 
@@ -48,6 +49,9 @@ BROWSER = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
 LINK = re.compile(r'<a\b[^>]*?\shref="([^"]*)"')
 #: Not pages: downloads of the whole dataset, assets, machine formats of a page.
 SKIPPED = ("/dumps/", "/static/", "/assets/")
+#: Where the crawl starts besides the home page and the sitemap's site pages: pages only some other
+#: page links to, which a breadth-first crawl limited per route may not reach.
+MORE_PAGES = ("shapes", "graph/queries", "graph/shapes", ".well-known/void", "sparql", "licence-check", "cite")
 #: Seconds asked for by issue 24 for every page at 10M quads.
 TARGET_S = 2.0
 
@@ -65,7 +69,8 @@ def route_of(path: str) -> str:
 def crawl(base: str, per_route: int, timeout: float) -> dict[str, list[tuple[str, float, float, int]]]:
     """Per route: (url, cold s, warm s, status) of its first ``per_route`` pages, breadth first."""
     found: dict[str, list[tuple[str, float, float, int]]] = defaultdict(list)
-    queue, seen = [f"{base}/"], {f"{base}/"}
+    queue = [f"{base}/{path}" for path in ("", *SITE_PAGES, *MORE_PAGES)]
+    seen = set(queue)
     with httpx2.Client(timeout=timeout, headers={"Accept": BROWSER}) as client:
         while queue:
             url = queue.pop(0)

@@ -98,3 +98,15 @@ def test_results_with_any_and_with_an_unknown_name(client: TestClient) -> None:
     assert len(every.text.splitlines()) > len(client.get(url, params={"format": "csv"}).text.splitlines())
     typo = client.get(url, params={"family": "family:lama-4"})
     assert typo.status_code == 400 and "did you mean family:llama-4?" in typo.json()["detail"]
+
+
+@pytest.mark.parametrize("query_id", [q.id for q in catalog.saved_queries() if any(p.type == "name" for p in q.params)])
+def test_a_name_parameter_is_matched_ignoring_case(client: TestClient, query_id: str) -> None:
+    saved = catalog.find(query_id)
+    param = next(p for p in saved.params if p.type == "name")
+    answers = [
+        client.get(f"/queries/{query_id}/results", params={param.name: value, "format": "csv"})
+        for value in (param.example, param.example.upper(), param.example.title())
+    ]
+    assert all(a.status_code == 200 for a in answers) and len(answers[0].text.splitlines()) > 1
+    assert answers[0].text == answers[1].text == answers[2].text

@@ -54,7 +54,7 @@ class CatalogError(Exception):
 @dataclass(frozen=True)
 class Param:
     name: str
-    type: str  # "iri", "string", "integer", "decimal"
+    type: str  # "iri", "string", "name" (a string bound in lower case), "integer", "decimal"
     example: str
 
 
@@ -277,6 +277,8 @@ def _term(param: Param, value: str) -> ox.NamedNode | ox.Literal:
         if param.type in ("integer", "decimal"):
             float(value)  # reject non-numbers before they reach the engine
             return ox.Literal(value, datatype=ox.NamedNode(XSD + param.type))
+        if param.type == "name":  # matched ignoring case: looked up among the lower-case keys as it is
+            return ox.Literal(value.lower())
     except ValueError as error:
         raise ParamError(f"parameter {param.name}: {value!r} is not a valid {param.type}: {error}") from None
     return ox.Literal(value)
