@@ -132,9 +132,9 @@ def test_version_is_one_number_everywhere(dataset: Dataset) -> None:
 
 
 def test_what_the_build_records_for_the_pages_is_what_they_would_compute(tmp_path: Path, dataset: Dataset) -> None:
-    """The model index, the families, the leaderboards and the ontology's examples: a page given the
+    """The model index, the families, the leaderboards, the ontology's examples and the search index: a page given the
     record shows what it would have read from the store, and reads nothing (here: an empty store)."""
-    from llmkg.pages import boards, models, ontology_doc, precomputed
+    from llmkg.pages import boards, models, ontology_doc, precomputed, search
     from llmkg.pages.data import PageSettings, Site
 
     result = runner.invoke(app, ["build", "--out", str(tmp_path / "dist"), "--store", str(tmp_path / "store")])
@@ -149,3 +149,5 @@ def test_what_the_build_records_for_the_pages_is_what_they_would_compute(tmp_pat
     assert models.families(given) == models.families(reading) != []
     assert boards.index(given) == boards.index(reading) != []
     assert ontology_doc.examples(given) == ontology_doc.examples(reading) != {}
+    assert search.index(given) == search.index(reading) != []
+    assert [h.iri for h in search.search(given, "llama 4")] == [h.iri for h in search.search(reading, "llama 4")] != []

@@ -15,7 +15,7 @@ from typing import Any
 
 import pyoxigraph as ox
 
-from llmkg.pages import boards, models, ontology_doc
+from llmkg.pages import boards, models, ontology_doc, search
 from llmkg.pages.data import PageSettings, Site
 
 #: Key in the record -> what makes its value (JSON) from a Site over the finished store.
@@ -24,6 +24,7 @@ RECORDED: dict[str, Callable[[Site], Any]] = {
     models.FAMILIES: lambda site: [list(family) for family in models.families(site)],
     boards.RECORD: boards.record,
     ontology_doc.RECORD: ontology_doc.examples,
+    search.RECORD: search.record,
 }
 
 

@@ -1,6 +1,6 @@
 """Search by name: labels, alternative names, Hugging Face repository ids (current and former), titles.
 
-The index is read once from the store, each name from its own graph (``GRAPH ?g``), so it does not
+The index is read once from the store (or the build record), each name from its own graph (``GRAPH ?g``), so it does not
 depend on what the default graph holds. Exact matches come first, then names that start with the
 query, then names whose words start with the query's words, then names that merely contain it.
 """
@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from weakref import WeakKeyDictionary
 
 from llmkg.namespaces import LLMKG, expand, text
 from llmkg.pages.data import Site
@@ -75,7 +74,8 @@ class Hit:
         }
 
 
-_INDEXES: WeakKeyDictionary[Site, list[Entry]] = WeakKeyDictionary()
+#: Where the build record keeps the index (see pages/precomputed.py).
+RECORD = "search index"
 
 
 def normalise(name: str) -> str:
@@ -88,18 +88,29 @@ def normalise(name: str) -> str:
 
 
 def index(site: Site) -> list[Entry]:
-    """Every (thing, kind, name), read once per site; a name stated by several properties keeps the first."""
-    if site not in _INDEXES:
-        order = list(FIELDS.values())
-        entries: dict[tuple[str, str, str], Entry] = {}
-        for row in site.select(INDEX_QUERY):
-            iri, kind, name = text(row["x"]), text(row["kind"]).removeprefix(LLMKG), text(row["name"])
-            field = FIELDS[text(row["p"])]
-            kept = entries.get((iri, kind, name))
-            if kept is None or order.index(field) < order.index(kept.field):
-                entries[(iri, kind, name)] = Entry(iri, kind, name, field, normalise(name))
-        _INDEXES[site] = list(entries.values())
-    return _INDEXES[site]
+    """Every (thing, kind, name), read once per site (or from the build record); a name stated by several
+    properties keeps the first."""
+    return site.once(RECORD, lambda: _read(site), recorded=lambda rows: [_entry(*row) for row in rows])
+
+
+def record(site: Site) -> list[list[str]]:
+    return [[e.iri, e.kind, e.name, e.field] for e in index(site)]
+
+
+def _entry(iri: str, kind: str, name: str, field: str) -> Entry:
+    return Entry(iri, kind, name, field, normalise(name))
+
+
+def _read(site: Site) -> list[Entry]:
+    order = list(FIELDS.values())
+    entries: dict[tuple[str, str, str], Entry] = {}
+    for row in site.select(INDEX_QUERY):
+        iri, kind, name = text(row["x"]), text(row["kind"]).removeprefix(LLMKG), text(row["name"])
+        field = FIELDS[text(row["p"])]
+        kept = entries.get((iri, kind, name))
+        if kept is None or order.index(field) < order.index(kept.field):
+            entries[(iri, kind, name)] = _entry(iri, kind, name, field)
+    return sorted(entries.values(), key=lambda e: (e.iri, e.kind, e.name))  # whatever the store's order
 
 
 def _rank(entry: Entry, query: str, words: str) -> int | None:
@@ -130,6 +141,7 @@ def search(site: Site, query: str, limit: int | None = None) -> list[Hit]:
         if entry.iri not in best or key < best[entry.iri][0]:
             best[entry.iri] = (key, entry, rank)
     ordered = sorted(best.values(), key=lambda found: found[0])[:limit]
+    site.prefetch_labels(e.iri for _, e, _ in ordered)
     return [
         Hit(iri=e.iri, label=site.label(e.iri), kind=KINDS[e.kind], name=e.name, field=e.field, match=MATCHES[rank])
         for _, e, rank in ordered
