@@ -13,8 +13,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from llmkg.app import create_app
+from llmkg.kg import findings
 from llmkg.kg.build import Dataset, memory_store
-from llmkg.kg.provenance import conflicts
+from llmkg.kg.provenance import graph_infos, statements_by_key
 from llmkg.namespaces import DEFAULT_GRAPH, GRAPH, ID, LLMKG, PREFERRED_GRAPH, QUERIES_GRAPH, text
 from llmkg.sparql.text import declared_prefixes, names_a_graph
 
@@ -54,9 +55,11 @@ def test_the_default_graph_is_preferred_values_graph_records_ontology_and_catalo
 def test_a_disagreement_shows_one_source_by_default_and_every_value_by_graph(
     client: TestClient, dataset: Dataset
 ) -> None:
-    found = conflicts(dataset.quads)
+    infos = graph_infos(dataset.quads)
+    grouped = statements_by_key(dataset.quads, infos)
+    found = findings.single_valued(findings.conflicting_facts(grouped, infos), dataset.quads)
     (subject, prop) = next(key for key in sorted(found, key=str) if key[0].value == MAVERICK)
-    values = {g: {text(o) for o in objects} for g, objects in found[(subject, prop)].items()}
+    values = {g: {text(q.object) for q in quads} for g, quads in grouped[(subject, prop)].items()}
     by_default = {o for (o,) in table(client, f"SELECT ?o WHERE {{ {subject} {prop} ?o }}")}
     per_source = table(
         client, f"SELECT DISTINCT ?g ?o WHERE {{ GRAPH ?g {{ {subject} {prop} ?o }} ?g prov:wasDerivedFrom ?d }}"

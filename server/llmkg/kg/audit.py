@@ -14,13 +14,13 @@ from typing import Any
 
 import pyoxigraph as ox
 
-from llmkg.kg.provenance import GraphInfo, conflicts, graph_infos, statements_by_key
+from llmkg.kg import findings
+from llmkg.kg.provenance import GraphInfo, Key, graph_infos, statements_by_key
 from llmkg.namespaces import (
     DCTERMS,
     LLMKG,
     PREFERRED_GRAPH,
     PROV,
-    RDF_TYPE,
     VOCABULARY_GRAPHS,
     is_derived,
     shorten,
@@ -28,14 +28,6 @@ from llmkg.namespaces import (
 )
 from llmkg.sparql.store import Backend
 
-#: Properties each kind of entity is expected to state somewhere (coverage report).
-EXPECTED: dict[str, tuple[str, ...]] = {
-    "Model": ("totalParameters", "contextLength", "knowledgeCutoff", "architectureType", "developer"),
-    "Checkpoint": ("huggingFaceRepository", "checkpointOf", "tuning"),
-    "Benchmark": ("http://www.w3.org/2000/01/rdf-schema#label",),
-    "Metric": ("higherIsBetter",),
-    "Licence": ("effectiveDate", "monthlyActiveUserThreshold"),
-}
 #: Predicates that describe graphs and source documents: what a report or a "why" answer reads.
 PROVENANCE_PREDICATES = frozenset(
     {
@@ -126,13 +118,19 @@ def _fact_quads(quads: list[ox.Quad], infos: dict[str, GraphInfo]) -> list[ox.Qu
 
 
 def build_report(quads: list[ox.Quad], *, max_age_days: int | None = None, today: dt.date | None = None) -> Report:
+    """The audit of ``quads`` (the dataset with its derived graphs): conflicts, secondary-only statements
+    and coverage gaps are those graph/findings records (kg/findings.py defines them once), each with what
+    a reader needs beside it (every graph's values and source, the statement in words)."""
     infos = graph_infos(quads)
+    grouped = statements_by_key(quads, infos)
     docs = _doc_properties(quads)
     report = Report()
     report.sources = _source_rows(quads, infos, docs)
     report.unprovenanced = _unprovenanced(quads, infos, docs)
-    report.conflicts = _conflicts(quads, docs)
-    report.secondary_only = _secondary_only(quads, infos)
+    report.conflicts = _conflicts(quads, grouped, docs, infos)
+    report.secondary_only = sorted(
+        f"{shorten(s)} {shorten(p)} {text(o)}" for s, p, o in findings.secondary_only(grouped, infos)
+    )
     if max_age_days is not None:
         cutoff = (today or dt.date.today()) - dt.timedelta(days=max_age_days)
         report.stale_sources = sorted(r.source for r in report.sources if r.date and r.date[:10] < cutoff.isoformat())
@@ -192,15 +190,24 @@ def _acknowledged(quads: list[ox.Quad]) -> set[tuple[str, str]]:
     return {(s, p) for note, subs in subjects.items() for s in subs for p in properties.get(note, ())}
 
 
-def _conflicts(quads: list[ox.Quad], docs: dict[str, dict[str, str]]) -> list[Conflict]:
+def _conflicts(
+    quads: list[ox.Quad],
+    grouped: dict[Key, dict[str, set[ox.Quad]]],
+    docs: dict[str, dict[str, str]],
+    infos: dict[str, GraphInfo],
+) -> list[Conflict]:
     acknowledged = _acknowledged(quads)
     found = []
-    for (subject, prop), values in sorted(conflicts(quads).items(), key=lambda kv: (str(kv[0][0]), str(kv[0][1]))):
+    keys = findings.single_valued(findings.conflicting_facts(grouped, infos), quads)
+    for subject, prop in sorted(keys, key=lambda key: (str(key[0]), str(key[1]))):
+        values = grouped[(subject, prop)]
         found.append(
             Conflict(
                 subject=shorten(subject),
                 property=shorten(prop),
-                values={shorten(ox.NamedNode(g)): sorted(text(v) for v in vs) for g, vs in sorted(values.items())},
+                values={
+                    shorten(ox.NamedNode(g)): sorted(text(q.object) for q in qs) for g, qs in sorted(values.items())
+                },
                 sources={
                     shorten(ox.NamedNode(g)): _short(docs.get(g, {}).get(PROV + "wasDerivedFrom", ""))
                     for g in sorted(values)
@@ -211,37 +218,12 @@ def _conflicts(quads: list[ox.Quad], docs: dict[str, dict[str, str]]) -> list[Co
     return found
 
 
-def _secondary_only(quads: list[ox.Quad], infos: dict[str, GraphInfo]) -> list[str]:
-    """Statements whose every stating graph comes from a secondary source."""
-    found = []
-    for (subject, prop), by_graph in statements_by_key(quads, infos).items():
-        objects: dict[str, set[str]] = defaultdict(set)
-        for graph, qs in by_graph.items():
-            for q in qs:
-                objects[text(q.object)].add(graph)
-        for obj, graphs in sorted(objects.items()):
-            if all(infos[g].kind == "fact" and not infos[g].primary for g in graphs):
-                found.append(f"{shorten(subject)} {shorten(prop)} {obj}")
-    return sorted(found)
-
-
 def _coverage(quads: list[ox.Quad]) -> dict[str, list[str]]:
-    typed: dict[str, set[str]] = defaultdict(set)
-    stated: dict[str, set[str]] = defaultdict(set)
-    for q in quads:
-        if is_derived(text(q.graph_name)):
-            continue
-        if text(q.predicate) == RDF_TYPE and text(q.object).startswith(LLMKG):
-            typed[text(q.object)[len(LLMKG) :]].add(text(q.subject))
-        stated[text(q.subject)].add(text(q.predicate))
-    missing: dict[str, list[str]] = {}
-    for kind, props in EXPECTED.items():
-        for entity in sorted(typed.get(kind, ())):
-            full = [p if p.startswith("http") else LLMKG + p for p in props]
-            lacking = [shorten(ox.NamedNode(p)) for p in full if p not in stated[entity]]
-            if lacking:
-                missing[shorten(ox.NamedNode(entity))] = lacking
-    return missing
+    """What each entity lacks of what its kind is expected to state (findings.COVERAGE_EXPECTED)."""
+    missing: dict[str, list[str]] = defaultdict(list)
+    for _, entity, prop in findings.coverage_gaps(quads):
+        missing[shorten(entity)].append(shorten(ox.NamedNode(prop)))
+    return {entity: sorted(props) for entity, props in sorted(missing.items())}
 
 
 @dataclass

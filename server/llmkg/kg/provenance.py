@@ -122,17 +122,6 @@ def statements_by_key(quads: Iterable[ox.Quad], infos: dict[str, GraphInfo]) -> 
     return grouped
 
 
-def conflicts(quads: list[ox.Quad]) -> dict[Key, dict[str, set[ox.NamedNode | ox.BlankNode | ox.Literal | ox.Triple]]]:
-    """(subject, property) pairs whose value sets differ between the graphs that state them."""
-    infos = graph_infos(quads)
-    found = {}
-    for key, by_graph in statements_by_key(quads, infos).items():
-        values = {g: {q.object for q in qs} for g, qs in by_graph.items()}
-        if len({frozenset(v) for v in values.values()}) > 1:
-            found[key] = values
-    return found
-
-
 def preferred_graph(graphs: Iterable[str], infos: dict[str, GraphInfo]) -> str:
     """The rule itself: of the graphs stating a fact, the one whose values are preferred."""
     return min(graphs, key=lambda g: infos[g].rank())
