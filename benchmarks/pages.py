@@ -51,7 +51,16 @@ LINK = re.compile(r'<a\b[^>]*?\shref="([^"]*)"')
 SKIPPED = ("/dumps/", "/static/", "/assets/")
 #: Where the crawl starts besides the home page and the sitemap's site pages: pages only some other
 #: page links to, which a breadth-first crawl limited per route may not reach.
-MORE_PAGES = ("shapes", "graph/queries", "graph/shapes", ".well-known/void", "sparql", "licence-check", "cite")
+MORE_PAGES = (
+    "shapes",
+    "graph/queries",
+    "graph/shapes",
+    ".well-known/void",
+    "sparql",
+    "licence-check",
+    "cite",
+    "search?q=synth-0",
+)
 #: Seconds asked for by issue 24 for every page at 10M quads.
 TARGET_S = 2.0
 

@@ -114,6 +114,9 @@ def test_home_embeds_a_schema_org_dataset(client: TestClient) -> None:
         assert client.head(download["contentUrl"].removeprefix("http://testserver")).status_code == 200
 
 
+SITEMAP = "{http://www.sitemaps.org/schemas/sitemap/0.9}"
+
+
 def test_sitemap_lists_pages_that_exist_and_robots_points_to_it(client: TestClient) -> None:
     tree = ElementTree.fromstring(client.get("/sitemap.xml").content)
     locations = [e.text or "" for e in tree.iter("{http://www.sitemaps.org/schemas/sitemap/0.9}loc")]
@@ -162,3 +165,20 @@ def test_the_void_page_links_iris_and_not_strings_that_look_like_them(client: Te
     space = re.search(r"uri space</a></th>\s*<td>([^<]*)</td>", html)
     assert space and space.group(1).strip() == "https://w3id.org/llmkg/id/", "void:uriSpace is a string, not a link"
     assert 'href="http://testserver/sparql"' in html, "the endpoint is an IRI, linked"
+
+
+def test_a_long_sitemap_becomes_an_index_of_parts(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    from llmkg.pages import routes
+
+    whole = [e.text for e in ElementTree.fromstring(client.get("/sitemap.xml").content).iter(f"{SITEMAP}loc")]
+    monkeypatch.setattr(routes, "SITEMAP_URLS", 10)
+    index = ElementTree.fromstring(client.get("/sitemap.xml").content)
+    assert index.tag == f"{SITEMAP}sitemapindex"
+    parts = [e.text or "" for e in index.iter(f"{SITEMAP}loc")]
+    assert len(parts) == -(-len(whole) // 10) > 1
+    listed = []
+    for part in parts:
+        tree = ElementTree.fromstring(client.get(part.removeprefix("http://testserver")).content)
+        listed += [e.text for e in tree.iter(f"{SITEMAP}loc")]
+    assert listed == whole, "the parts list every page once, in order"
+    assert client.get(f"/sitemap.xml?part={len(parts) + 1}").status_code == 404

@@ -104,10 +104,24 @@ async def void_for_browsers(request: Request) -> Response:
     return page(request, "void.html", {"void": view, "graphs": shown.rows, **shown.context}, headers={"Vary": "Accept"})
 
 
+#: The most URLs one sitemap may list (sitemaps.org); a longer list becomes an index of parts.
+SITEMAP_URLS = 50_000
+
+
 @router.get("/sitemap.xml")
-async def sitemap(request: Request) -> Response:
+async def sitemap(request: Request, part: Annotated[int | None, Query(ge=1)] = None) -> Response:
+    """The pages worth indexing; past SITEMAP_URLS, an index of parts (``?part=N``), as the protocol asks."""
     paths = await run_in_threadpool(discovery.sitemap_paths, site_of(request))
-    body = kit.templates.get_template("sitemap.xml").render(root=base(request), paths=paths)
+    parts = -(-len(paths) // SITEMAP_URLS)
+    if part is not None and part > parts:
+        return PlainTextResponse(f"The sitemap has parts 1 to {parts}.", status_code=404)
+    if part is None and parts > 1:
+        listed = [f"sitemap.xml?part={n}" for n in range(1, parts + 1)]
+        body = kit.templates.get_template("sitemap.xml").render(root=base(request), paths=listed, index=True)
+    else:
+        first = ((part or 1) - 1) * SITEMAP_URLS
+        shown = paths[first : first + SITEMAP_URLS]
+        body = kit.templates.get_template("sitemap.xml").render(root=base(request), paths=shown, index=False)
     return Response(body, media_type="application/xml")
 
 
