@@ -54,7 +54,7 @@ SKIPPED = ("/dumps/", "/static/", "/assets/")
 MORE_PAGES = (
     "shapes",
     "graph/queries",
-    "graph/shapes",
+    "graph/shapes/core",
     ".well-known/void",
     "sparql",
     "licence-check",
@@ -185,7 +185,7 @@ def main() -> None:
         }
         del built
         write_store_info(store, version="pages-benchmark", graph_files={}, records=records)
-        print(f"  build record (statistics, audit) {time.perf_counter() - began:.1f} s", file=sys.stderr, flush=True)
+        print(f"  build record (statistics, audit, pages) {time.perf_counter() - began:.1f} s", file=sys.stderr, flush=True)
         process, base = serve_llmkg("--store", str(store), "--timeout", str(args.timeout))
         try:
             pages = crawl(base, args.per_route, args.timeout)
