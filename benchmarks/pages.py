@@ -2,13 +2,14 @@
 
 Not a test: run it by hand, loopback only, bounded in time. For each size (--quads, made by
 benchmarks/synth.py and loaded with `oxigraph load`, then given the build record `llmkg build --store`
-writes, the statistics and the audit report, whose time is printed as build cost), it starts `llmkg
-serve --store DIR` (on disk, as a deployment would) and crawls the site from its home page as a browser
-would, following the links the pages offer. Pages are grouped by the route that answers them (the first
-path segment, and for `/id/` and `/graph/` the kind of thing); the first --per-route pages of each group
-are fetched twice, cold then warm (the warm one may come from the server's page cache), and the slowest
-cold time of each group is reported against the 2 s asked for by issue 24. Every saved query's results
-page (`/queries/ID/results`, its example parameters bound to synthetic entities as in scale.py) is timed
+writes: the statistics, the audit report and the pages' record, whose time is printed as build cost),
+it starts `llmkg serve --store DIR` (on disk, as a deployment would) and crawls the site from its home
+page, its site pages and a few pages only some page links to, as a browser would, following the links
+the pages offer. Pages are grouped by the route that answers them (the first path segment, and for
+`/id/` and `/graph/` the kind of thing); the first --per-route pages of each group are fetched twice,
+cold then warm (the warm one may come from the server's page cache), and the slowest cold time of each
+group is reported against the 2 s asked for by issue 24. Every saved query's results page
+(`/queries/ID/results`, its example parameters bound to synthetic entities as in scale.py) is timed
 too, as the API answers it. A page that does not answer within --timeout counts as failed.
 
     python benchmarks/pages.py --quads 1000000 [--per-route 3] [--timeout 60] [--store DIR]
@@ -185,7 +186,11 @@ def main() -> None:
         }
         del built
         write_store_info(store, version="pages-benchmark", graph_files={}, records=records)
-        print(f"  build record (statistics, audit, pages) {time.perf_counter() - began:.1f} s", file=sys.stderr, flush=True)
+        print(
+            f"  build record (statistics, audit, pages) {time.perf_counter() - began:.1f} s",
+            file=sys.stderr,
+            flush=True,
+        )
         process, base = serve_llmkg("--store", str(store), "--timeout", str(args.timeout))
         try:
             pages = crawl(base, args.per_route, args.timeout)
