@@ -8,7 +8,7 @@ from pathlib import Path
 import pyoxigraph as ox
 import pytest
 
-from llmkg.kg import catalog, provenance
+from llmkg.kg import catalog, findings, provenance
 from llmkg.kg.build import Dataset, memory_store
 from llmkg.kg.validation import validate
 from llmkg.namespaces import PREFERRED_GRAPH
@@ -33,7 +33,10 @@ def test_its_preferred_graph_is_the_one_the_build_computes(small: Dataset) -> No
     mine = {q for q in small.quads if q.graph_name == ox.NamedNode(PREFERRED_GRAPH)}
     rest = [q for q in small.quads if q.graph_name != ox.NamedNode(PREFERRED_GRAPH)]
     assert mine == set(provenance.preferred_quads(rest))
-    assert any(len(values) > 1 for values in provenance.conflicts(rest).values()), "the blogs disagree with the cards"
+    infos = provenance.graph_infos(rest)
+    assert findings.conflicting_facts(provenance.statements_by_key(rest, infos), infos), (
+        "the blogs disagree with the cards"
+    )
 
 
 def test_families_are_the_same_wherever_they_are_generated() -> None:
