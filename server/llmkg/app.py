@@ -22,7 +22,15 @@ from llmkg.api.http import RequestContext, install_error_handlers
 from llmkg.config import ServerSettings
 from llmkg.engine.endpoint import Endpoint
 from llmkg.kg import audit, catalog, describe
-from llmkg.kg.build import Dataset, pin_store, read_store_info, recorded_report, store_record, unpin_store
+from llmkg.kg.build import (
+    Dataset,
+    forget_store_records,
+    pin_store,
+    read_store_info,
+    recorded_report,
+    store_record,
+    unpin_store,
+)
 from llmkg.pages import routes as page_routes
 from llmkg.pages.data import PageSettings, Row, Runner, rows, triple_row
 from llmkg.sparql.formats import N_TRIPLES, RESULTS_JSON
@@ -70,6 +78,7 @@ def create_app(
     runner = endpoint_runner(endpoint)
     report = report or (recorded_report(store) if isinstance(store, Path) else None)
     pages = pages or (store_record(store, "pages") if isinstance(store, Path) else None)
+    forget_store_records()
     page_routes.install(
         app,
         site_store,

@@ -232,6 +232,11 @@ def store_record(store_dir: Path, name: str) -> Any:
     return _parsed_record(path, written.st_mtime_ns, written.st_size).get(name)
 
 
+def forget_store_records() -> None:
+    """Let go of the parsed record once a server has taken what it needs (tens of MB at 10M quads)."""
+    _parsed_record.cache_clear()
+
+
 @functools.lru_cache(maxsize=1)
 def _parsed_record(path: Path, modified: int, size: int) -> dict[str, Any]:
     """The record parsed once for the several entries a server reads at start (tens of MB at 10M quads);
