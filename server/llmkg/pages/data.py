@@ -115,7 +115,7 @@ class Site:
     ) -> None:
         self.store, self.settings, self._counted = store, settings, statistics
         self._recorded = recorded or {}  # what the build computed for the pages (pages/precomputed.py)
-        self.runner = runner or self._run_here
+        self._runner = runner  # not a bound method of this Site: a cycle would keep the store open
         if version is not None:  # the endpoint's, from the build record: hashing the store reads all of it
             self.version = version
         self._lock = threading.Lock()
@@ -263,6 +263,10 @@ class Site:
         patterns = (f"{{ {x} ?p ?o }}", f"{{ ?s ?p {x} }}")
         found = self.store.query("ASK { " + " UNION ".join(f"{p} UNION {{ GRAPH ?g {p} }}" for p in patterns) + " }")
         return bool(found)
+
+    def runner(self, text: str) -> tuple[list[str], list[Row]] | bool:
+        """A person's query, run by the runner given (the endpoint's workers) or, without one, here."""
+        return self._runner(text) if self._runner is not None else self._run_here(text)
 
     def _run_here(self, text: str) -> tuple[list[str], list[Row]] | bool:
         """In-process run, for an app without an endpoint (tests, embedding): no timeout, so not for serving."""
