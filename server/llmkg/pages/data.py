@@ -88,7 +88,7 @@ _LABELS = f"""SELECT ?s ?label ?preferred WHERE {{
   {{ GRAPH <{PREFERRED_GRAPH}> {{ ?s rdfs:label ?label }} BIND(true AS ?preferred) }}
   UNION {{ GRAPH ?g {{ ?s rdfs:label ?label }} FILTER NOT EXISTS {{ ?g a llmkg:DerivedGraph }} }}
 }}"""
-#: IRIs whose labels one query reads, and how many labels a server keeps before it starts again.
+#: IRIs whose labels one query reads, and how many labels (or documents) a server keeps before it starts again.
 LABEL_BATCH = 1000
 LABELS_KEPT = 200_000
 
@@ -165,6 +165,8 @@ class Site:
         if iri not in self._documents:
             found = self.store.quads_for_pattern(ox.NamedNode(iri), None, None, None) if iri else iter(())
             facts = {q.predicate.value.removeprefix(LLMKG): text(q.object).removeprefix(LLMKG) for q in found}
+            if len(self._documents) > LABELS_KEPT:  # as for labels: a crawl would keep every document's
+                self._documents.clear()
             self._documents[iri] = {k: v for k, v in facts.items() if k in DOCUMENT_FACTS}
         return self._documents[iri]
 
