@@ -37,7 +37,6 @@ VENDOR_FILES = {
 }
 #: Predicates why() reads to describe graphs and documents.
 _META = audit.PROVENANCE_PREDICATES
-LABEL = PREFIXES["rdfs"] + "label"
 #: What a page shows of a source document beside its title (local names of llmkg properties).
 DOCUMENT_FACTS = ("party", "evidence", "arxivId", "doi")
 DEFAULT_NODE = ox.NamedNode(DEFAULT_GRAPH)
