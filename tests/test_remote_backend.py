@@ -20,6 +20,7 @@ from llmkg.app import create_app
 from llmkg.config import ServerSettings
 from llmkg.kg.build import Dataset, memory_store
 from llmkg.namespaces import GRAPH, ID, LLMKG
+from llmkg.sparql.remote import RemoteStore
 from tests.engines import Engine
 
 SETTINGS = ServerSettings(workers=1, query_timeout_s=30.0, cache_entries=0)
@@ -120,6 +121,19 @@ def test_updates_are_refused_before_reaching_the_engine(remote: TestClient) -> N
 
 def test_pages_render(remote: TestClient) -> None:
     assert remote.get("/id/model/llama-4-scout", headers={"Accept": "text/html"}).status_code == 200
+
+
+def test_the_audit_is_made_at_start_from_the_quads_read_for_the_version(
+    remote: RemoteClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No page waits for every quad to come over HTTP: the engine is never read whole after start."""
+
+    def whole(_: object) -> None:
+        raise AssertionError("the remote store was read whole after the app started")
+
+    monkeypatch.setattr(RemoteStore, "__iter__", whole)
+    for path in ("/audit", "/conflicts", "/id/model/llama-4-maverick"):
+        assert remote.get(path, headers={"Accept": "text/html"}).status_code == 200, path
 
 
 def test_data_version_survives_the_round_trip(remote: RemoteClient, embedded: TestClient) -> None:

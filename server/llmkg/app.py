@@ -34,6 +34,7 @@ from llmkg.kg.build import (
 from llmkg.pages import routes as page_routes
 from llmkg.pages.data import PageSettings, Row, Runner, rows, triple_row
 from llmkg.sparql.formats import N_TRIPLES, RESULTS_JSON
+from llmkg.sparql.remote import RemoteStore
 from llmkg.sparql.store import Backend
 
 
@@ -56,6 +57,11 @@ def create_app(
     """
     settings = settings or ServerSettings.from_env()
     pinned = pin_store(store) if isinstance(store, Path) else None  # later builds never reach this server
+    if isinstance(store, RemoteStore) and (version is None or report is None):
+        # A remote engine has no build record: its quads are read once, here, for both (a page that
+        # waited for the audit on first use would wait for every quad to come over HTTP).
+        quads = list(store)
+        version, report = version or Dataset(quads=quads).version, report or audit.build_report(quads)
     endpoint = _open(pinned or store, settings, version, statistics)
 
     @asynccontextmanager
