@@ -203,3 +203,9 @@ def test_an_unknown_name_is_an_error_never_an_empty_answer(value: str, message: 
 def test_why_suggests_a_close_name() -> None:
     result = runner.invoke(app, ["why", "model:llama-4-mavrick"])
     assert result.exit_code == 1 and "did you mean model:llama-4-maverick?" in " ".join(result.output.split())
+
+
+def test_why_suggests_a_close_property_of_the_subject() -> None:
+    result = runner.invoke(app, ["why", "model:llama-4-maverick", "llmkg:totalParameter"])
+    said = " ".join(result.output.split())
+    assert result.exit_code == 1 and "holds nothing" in said and "did you mean llmkg:totalParameters?" in said

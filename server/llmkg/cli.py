@@ -292,7 +292,10 @@ def why(
         err.print(names.unknown_message(expand(subject), names.suggest(expand(subject), sorted(same_kind))))
         raise typer.Exit(1)
     if not reasons:
-        err.print(f"the graph holds nothing for {subject} {prop or ''}".rstrip())
+        stated = sorted({text(q.predicate) for q in quads if text(q.subject) == expand(subject)})
+        close = names.suggest(expand(prop), stated) if prop else []
+        hint = f"; did you mean {' or '.join(close)}?" if close else ""
+        err.print(f"the graph holds nothing for {subject} {prop or ''}".rstrip() + hint)
         raise typer.Exit(1)
     (print_history if history else print_reasons)(reasons, out)
 
