@@ -283,3 +283,16 @@ def test_health_answers_while_a_maximal_query_is_read(nobody_server: str) -> Non
     assert done.wait(60)
     waits.sort()
     assert waits and waits[len(waits) // 2] < 0.1, waits
+
+
+def test_the_supervisor_closes_cleanly_after_its_thread_has_stopped() -> None:
+    """close() sets the stop flag, then wakes the thread: a thread whose select timed out in between had
+    already closed the wake-up pipe, and the write failed (a pool's close raised EBADF, now and then)."""
+    from llmkg.engine import egress
+
+    supervisor = egress.Supervisor(egress.Policy(()))
+    supervisor._stop = True  # what close() does first; the thread sees it when its select times out
+    supervisor._thread.join(timeout=5)
+    assert not supervisor._thread.is_alive()
+    supervisor.close()
+    supervisor.close()  # and a second close is harmless

@@ -289,7 +289,7 @@ class Supervisor:
         self._refused: dict[int, list[str]] = {}
         self._wake_r, self._wake_w = os.pipe()
         self._selector.register(self._wake_r, selectors.EVENT_READ, None)
-        self._stop = False
+        self._stop = self._closed = False
         self._thread = threading.Thread(target=self._loop, name="llmkg-egress", daemon=True)
         self._thread.start()
 
@@ -305,9 +305,17 @@ class Supervisor:
             return self._refused.pop(worker_pid, [])
 
     def close(self) -> None:
+        """Stop the thread, then close the wake-up pipe here: the thread closing it itself could do so
+        between ``_stop`` being set and the write below (its select timing out), and the write failed."""
+        if self._closed:
+            return
         self._stop = True
         os.write(self._wake_w, b"x")
         self._thread.join(timeout=5)
+        if not self._thread.is_alive():
+            self._closed = True
+            os.close(self._wake_r)
+            os.close(self._wake_w)
 
     def _loop(self) -> None:
         libc = _libc()
@@ -321,8 +329,6 @@ class Supervisor:
             if key.data is not None:
                 os.close(int(key.fd))
         self._selector.close()
-        os.close(self._wake_r)
-        os.close(self._wake_w)
 
     def _serve(self, libc: ctypes.CDLL, listener: int, worker_pid: int) -> None:
         notif = _Notif()
