@@ -26,6 +26,7 @@ from llmkg.kg.build import (
     store_record,
 )
 from llmkg.namespaces import GRAPH, LLMKG, graph_iri
+from llmkg.pages import models
 
 from .conftest import REPO, make_root, value
 
@@ -151,3 +152,29 @@ def test_what_the_build_records_for_the_pages_is_what_they_would_compute(tmp_pat
     assert ontology_doc.examples(given) == ontology_doc.examples(reading) != {}
     assert search.index(given) == search.index(reading) != []
     assert [h.iri for h in search.search(given, "llama 4")] == [h.iri for h in search.search(reading, "llama 4")] != []
+
+
+def test_a_server_reads_the_record_pinned_with_its_store(
+    tmp_path: Path, dataset: Dataset, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A build that swaps in a new store right after the server pinned the old one must not give the
+    server the new build's record: the audit and the pages' record come from the pinned directory."""
+    import llmkg.app
+    from llmkg.kg.build import pin_store
+
+    result = runner.invoke(app, ["build", "--out", str(tmp_path / "dist"), "--store", str(tmp_path / "store")])
+    assert result.exit_code == 0, result.output
+
+    def pin_then_rebuild(store_dir: Path) -> Path | None:
+        pinned = pin_store(store_dir)
+        later = json.loads((store_dir / STORE_INFO).read_text())
+        later["audit"]["secondary_only"], later["pages"]["families"] = ["a later build"], [["x", "a later build"]]
+        (store_dir / STORE_INFO).unlink()  # the pin holds a hard link: write a new file, as a build does
+        (store_dir / STORE_INFO).write_text(json.dumps(later))
+        return pinned
+
+    monkeypatch.setattr(llmkg.app, "pin_store", pin_then_rebuild)
+    served = create_app(store=tmp_path / "store", settings=ServerSettings(workers=1))
+    site = served.state.site
+    assert site.report.secondary_only != ["a later build"]
+    assert models.families(site) != [("x", "a later build")]

@@ -57,12 +57,19 @@ def create_app(
     """
     settings = settings or ServerSettings.from_env()
     pinned = pin_store(store) if isinstance(store, Path) else None  # later builds never reach this server
-    if isinstance(store, RemoteStore) and (version is None or report is None):
+    served = pinned or store
+    if isinstance(served, Path):  # the record pinned with the store, so it is that build's
+        found = recorded(served)
+        version, statistics = version or found["version"], statistics or found["statistics"]
+        report, pages = report or found["report"], pages or found["pages"]
+    elif isinstance(store, RemoteStore) and (version is None or report is None):
         # A remote engine has no build record: its quads are read once, here, for both (a page that
         # waited for the audit on first use would wait for every quad to come over HTTP).
         quads = list(store)
         version, report = version or Dataset(quads=quads).version, report or audit.build_report(quads)
-    endpoint = _open(pinned or store, settings, version, statistics)
+    read = ox.Store.read_only(str(served)) if isinstance(served, Path) else served
+    version = version or Dataset(quads=list(read)).version  # an in-memory store given without one
+    endpoint = Endpoint(read, source=served, settings=settings, version=version, statistics=statistics)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -82,9 +89,6 @@ def create_app(
     site_store = cast(ox.Store, endpoint.store)
     api = (sparql_routes.router, saved_queries.router)
     runner = endpoint_runner(endpoint)
-    report = report or (recorded_report(store) if isinstance(store, Path) else None)
-    pages = pages or (store_record(store, "pages") if isinstance(store, Path) else None)
-    forget_store_records()
     page_routes.install(
         app,
         site_store,
@@ -109,16 +113,18 @@ def create_app(
     return app
 
 
-def _open(
-    store: Backend | Path, settings: ServerSettings, version: str | None, statistics: describe.Statistics | None
-) -> Endpoint:
-    if isinstance(store, Path):
-        recorded, _ = read_store_info(store)
-        counted = statistics or describe.recorded_statistics(store)
-        read = ox.Store.read_only(str(store))
-        return Endpoint(read, source=store, settings=settings, version=version or recorded, statistics=counted)
-    version = version or Dataset(quads=list(store)).version
-    return Endpoint(store, source=store, settings=settings, version=version, statistics=statistics)
+def recorded(store_dir: Path) -> dict[str, Any]:
+    """What the build recorded beside a store, as :func:`create_app`'s keywords: the data version, the
+    statistics, the audit report and the pages' record (each None when not recorded, but the version,
+    which a store without a record gets from its quads)."""
+    found = {
+        "version": read_store_info(store_dir)[0],
+        "statistics": describe.recorded_statistics(store_dir),
+        "report": recorded_report(store_dir),
+        "pages": store_record(store_dir, "pages"),
+    }
+    forget_store_records()  # tens of MB parsed at 10M quads: the server keeps only what it took
+    return found
 
 
 def endpoint_runner(endpoint: Endpoint) -> Runner:

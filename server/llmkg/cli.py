@@ -515,10 +515,8 @@ def _served_app(
     """The endpoint app over a store directory (on disk, or copied into memory), a remote engine, or the data."""
     import dataclasses
 
-    from llmkg.app import create_app
+    from llmkg.app import create_app, recorded
     from llmkg.config import ServerSettings
-    from llmkg.kg.build import read_store_info, recorded_report, store_record
-    from llmkg.kg.describe import recorded_statistics
 
     settings = ServerSettings.from_env()
     settings = dataclasses.replace(
@@ -536,11 +534,7 @@ def _served_app(
         return create_app(store=store.resolve(), settings=settings)
     copy = ox.Store()
     copy.bulk_extend(ox.Store.read_only(str(store)))
-    version, statistics, recorded = read_store_info(store)[0], recorded_statistics(store), recorded_report(store)
-    pages = store_record(store, "pages")
-    return create_app(
-        store=copy, settings=settings, version=version, statistics=statistics, report=recorded, pages=pages
-    )
+    return create_app(store=copy, settings=settings, **recorded(store))
 
 
 @app.command("load")
