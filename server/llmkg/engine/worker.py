@@ -232,8 +232,9 @@ def answer(
     fmt, outbox = None, Outbox(sock)
     try:
         fmt, write = run(store, job)
-        unbounded = dataclasses.replace(limits, max_result_rows=sys.maxsize, max_result_bytes=sys.maxsize)
-        out = _FrameWriter(outbox, unbounded if job.own_read else limits, fmt.media_type)
+        if job.own_read:  # the server's own fixed reads: only the memory cap bounds them
+            limits = dataclasses.replace(limits, max_result_rows=sys.maxsize, max_result_bytes=sys.maxsize)
+        out = _FrameWriter(outbox, limits, fmt.media_type)
         outbox.frame(b"M", fmt.media_type.encode())
         write(out)  # type: ignore[arg-type]
         out.flush()
