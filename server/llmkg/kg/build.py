@@ -189,7 +189,7 @@ def write_store(
     """Build an on-disk store next to ``store_dir`` and swap it in, so a crash keeps the old one.
 
     ``records`` computes, on the finished store, what the build record keeps for the servers beside the
-    version (the statistics of ``kg.describe``, the audit report of ``kg.audit``).
+    version (the CLI gives the statistics, the audit report and the pages' record).
 
     At every instant ``store_dir`` is either the previous store or the new one, whole: the new
     store is written to a sibling directory and exchanged with the old in one ``renameat2`` call.

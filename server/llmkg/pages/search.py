@@ -1,8 +1,9 @@
 """Search by name: labels, alternative names, Hugging Face repository ids (current and former), titles.
 
-The index is read once from the store (or the build record), each name from its own graph (``GRAPH ?g``), so it does not
-depend on what the default graph holds. Exact matches come first, then names that start with the
-query, then names whose words start with the query's words, then names that merely contain it.
+The index is read once from the store (or the build record), each name from its own graph
+(``GRAPH ?g``), so it does not depend on what the default graph holds. Exact matches come first, then
+names that start with the query, then names whose words start with the query's words, then names that
+merely contain it.
 """
 
 from __future__ import annotations
