@@ -37,12 +37,10 @@ import pyoxigraph as ox
 sys.path.insert(0, str(Path(__file__).parent))
 import synth
 from llmkg.kg import catalog
-from llmkg.kg.audit import build_report
 from llmkg.kg.build import write_store_info
-from llmkg.kg.describe import statistics_record
 from llmkg.namespaces import ID
-from llmkg.pages import precomputed
 from llmkg.pages.discovery import SITE_PAGES
+from llmkg.pages.precomputed import build_records
 from loopback import serve_llmkg
 from scale import SYNTH_EXAMPLES
 
@@ -179,11 +177,7 @@ def main() -> None:
             nq.unlink()
         began = time.perf_counter()  # what `llmkg build --store` adds after loading: the build record
         built = ox.Store(str(store))
-        records = {
-            "statistics": statistics_record(built),
-            "audit": build_report(list(built)).as_dict(),
-            "pages": precomputed.record(built),
-        }
+        records = build_records(built, list(built))
         del built
         write_store_info(store, version="pages-benchmark", graph_files={}, records=records)
         print(

@@ -23,7 +23,7 @@ from rich.console import Console
 from rich.progress import track
 
 from llmkg import __version__
-from llmkg.kg import asof, catalog, describe, names
+from llmkg.kg import asof, catalog, names
 from llmkg.kg.audit import build_report
 from llmkg.kg.build import BuildError, Dataset, load_dataset, memory_store, write_dumps, write_store
 from llmkg.namespaces import PREFIXES, expand, text
@@ -190,22 +190,11 @@ def build(
     for path in write_dumps(dataset, out_dir):
         out.print(f"wrote {path}")
     if store is not None:
-        write_store(dataset, store, records=lambda built: _records(dataset, built))
+        from llmkg.pages.precomputed import build_records
+
+        write_store(dataset, store, records=lambda built: build_records(built, dataset.quads))
         out.print(f"wrote store {store}")
     out.print(f"{len(dataset.quads)} quads in {len(dataset.graph_files)} graphs, data version {dataset.version}")
-
-
-def _records(dataset: Dataset, built: ox.Store) -> dict[str, object]:
-    """What the build record keeps for the servers: the statistics the descriptions give, the audit
-    report the audit, sources and conflicts pages show, and what other pages read from the whole graph
-    (each would read the whole store to compute)."""
-    from llmkg.pages import precomputed
-
-    return {
-        "statistics": describe.statistics_record(built),
-        "audit": build_report(dataset.quads).as_dict(),
-        "pages": precomputed.record(built),
-    }
 
 
 @app.command()
@@ -246,7 +235,6 @@ def audit(
     root: RootOption = None,
 ) -> None:
     """Provenance report: a summary, then the sections asked for (sources, conflicts, coverage, ...)."""
-    from llmkg.kg.audit import build_report
     from llmkg.terminal import SECTIONS, print_section, print_summary
 
     report = build_report(_load(root).quads, max_age_days=max_age_days)

@@ -15,6 +15,7 @@ from typing import Any
 
 import pyoxigraph as ox
 
+from llmkg.kg import audit, describe
 from llmkg.pages import boards, models, ontology_doc, search
 from llmkg.pages.data import PageSettings, Site
 
@@ -32,3 +33,14 @@ def record(store: ox.Store) -> dict[str, Any]:
     """Everything in RECORDED, computed on ``store`` (what the build record keeps under "pages")."""
     site = Site(store, settings=PageSettings(), version="")
     return {key: make(site) for key, make in RECORDED.items()}
+
+
+def build_records(built: ox.Store, quads: list[ox.Quad]) -> dict[str, Any]:
+    """What the build record keeps for the servers, beside the version: the statistics the descriptions
+    give, the audit report the audit, sources and conflicts pages show, and this module's record
+    (``quads`` are the store's, at hand in the build)."""
+    return {
+        "statistics": describe.statistics_record(built),
+        "audit": audit.build_report(quads).as_dict(),
+        "pages": record(built),
+    }
