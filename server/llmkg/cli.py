@@ -235,6 +235,7 @@ def audit(
     root: RootOption = None,
 ) -> None:
     """Provenance report: a summary, then the sections asked for (sources, conflicts, coverage, ...)."""
+    from llmkg.kg.audit import build_report
     from llmkg.terminal import SECTIONS, print_section, print_summary
 
     report = build_report(_load(root).quads, max_age_days=max_age_days)
